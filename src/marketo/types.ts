@@ -1,0 +1,42 @@
+// The Marketo MObject model as the gateway and the simulator see it: plain data, no SOAP shapes.
+// Every value travels as a string (CONTRACT.md §3); the mappers do the conversion.
+
+export type SyncOperation = 'INSERT' | 'UPDATE' | 'UPSERT'
+export type MarketoStatus = 'CREATED' | 'UPDATED' | 'DELETED' | 'FAILED' | 'UNCHANGED' | 'SKIPPED'
+
+export interface Attrib {
+  name: string
+  value: string
+}
+
+export interface TypeAttrib {
+  attrType: string
+  attribs: Attrib[]
+}
+
+export interface Association {
+  mObjType: string
+  id?: number
+  externalKey?: Attrib
+}
+
+export interface MObject {
+  type: string
+  id?: number
+  externalKey?: Attrib
+  attribs?: Attrib[]
+  typeAttribs?: TypeAttrib[]
+  associations?: Association[]
+}
+
+export interface MObjStatus {
+  id: number | null
+  externalKey?: Attrib
+  status: MarketoStatus
+  error?: string
+}
+
+export interface MarketoCredentials {
+  userId: string
+  encryptionKey: string
+}
