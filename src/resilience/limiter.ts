@@ -1,0 +1,128 @@
+import { GatewayError } from '../errors.js'
+
+export interface LimiterOptions {
+  maxConcurrent: number
+  // Calls allowed per rolling window (Marketo: 100 per 20 s); null turns the window off.
+  rate: { calls: number, windowMs: number } | null
+  maxQueue: number
+  now?: () => number
+}
+
+interface Waiter {
+  resolve: (release: () => void) => void
+  reject: (err: Error) => void
+  deadline: number
+  timer?: NodeJS.Timeout
+}
+
+// Keeps this process inside Marketo's limits: a concurrency cap, a rolling call window and a
+// bounded FIFO queue. A caller that would wait past its deadline is told at once (Retry-After).
+export class Limiter {
+  private active = 0
+  private readonly starts: number[] = []
+  private readonly queue: Waiter[] = []
+  private wakeTimer?: NodeJS.Timeout
+  private readonly now: () => number
+  rejected = 0
+
+  constructor (private readonly opts: LimiterOptions) {
+    this.now = opts.now ?? Date.now
+  }
+
+  get queueDepth (): number { return this.queue.length }
+  get inFlight (): number { return this.active }
+
+  acquire (deadline: number): Promise<() => void> {
+    if (this.queue.length === 0 && this.canStart()) return Promise.resolve(this.start())
+    if (this.queue.length >= this.opts.maxQueue) {
+      this.rejected++
+      return Promise.reject(new GatewayError('QUEUE_FULL', 'too many Marketo calls are waiting; retry later', { retryAfterMs: this.estimatedWaitMs() }))
+    }
+    const wait = this.estimatedWaitMs()
+    if (this.now() + wait > deadline) {
+      this.rejected++
+      return Promise.reject(new GatewayError('RATE_LIMITED', 'the Marketo call budget is used up until after this request\'s deadline', { retryAfterMs: wait }))
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, deadline }
+      waiter.timer = setTimeout(() => {
+        const i = this.queue.indexOf(waiter)
+        if (i !== -1) this.queue.splice(i, 1)
+        this.rejected++
+        reject(new GatewayError('RATE_LIMITED', 'waited too long for a Marketo call slot', { retryAfterMs: this.estimatedWaitMs() }))
+      }, Math.max(0, deadline - this.now()))
+      this.queue.push(waiter)
+      this.schedule()
+    })
+  }
+
+  private prune (): void {
+    if (this.opts.rate === null) return
+    const horizon = this.now() - this.opts.rate.windowMs
+    while (this.starts.length > 0 && this.starts[0] <= horizon) this.starts.shift()
+  }
+
+  private canStart (): boolean {
+    if (this.active >= this.opts.maxConcurrent) return false
+    if (this.opts.rate === null) return true
+    this.prune()
+    return this.starts.length < this.opts.rate.calls
+  }
+
+  private start (): () => void {
+    this.active++
+    if (this.opts.rate !== null) this.starts.push(this.now())
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.active--
+      this.drain()
+    }
+  }
+
+  private drain (): void {
+    while (this.queue.length > 0 && this.canStart()) {
+      const waiter = this.queue.shift() as Waiter
+      clearTimeout(waiter.timer)
+      waiter.resolve(this.start())
+    }
+    this.schedule()
+  }
+
+  // When only the rolling window blocks, wake up when its oldest call leaves the window.
+  private schedule (): void {
+    if (this.wakeTimer !== undefined || this.queue.length === 0 || this.opts.rate === null) return
+    if (this.active >= this.opts.maxConcurrent) return
+    this.prune()
+    if (this.starts.length < this.opts.rate.calls) return
+    const delay = Math.max(1, this.starts[0] + this.opts.rate.windowMs - this.now() + 1)
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined
+      this.drain()
+    }, delay)
+  }
+
+  // A rough wait for a new caller: the window's next free slot plus the queue ahead of it.
+  estimatedWaitMs (): number {
+    let wait = 0
+    if (this.opts.rate !== null) {
+      this.prune()
+      const ahead = this.queue.length + this.starts.length - this.opts.rate.calls + 1
+      if (ahead > 0) {
+        const windows = Math.ceil(ahead / this.opts.rate.calls)
+        const oldest = this.starts[Math.min(this.starts.length - 1, (ahead - 1) % this.opts.rate.calls)] ?? this.now()
+        wait = Math.max(0, oldest + this.opts.rate.windowMs * windows - this.now())
+      }
+    }
+    return Math.max(wait, this.queue.length > 0 ? 50 : 0)
+  }
+
+  close (): void {
+    clearTimeout(this.wakeTimer)
+    for (const w of this.queue.splice(0)) {
+      clearTimeout(w.timer)
+      w.reject(new GatewayError('SHUTTING_DOWN', 'the gateway is shutting down'))
+    }
+  }
+}

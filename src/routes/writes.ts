@@ -1,0 +1,177 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { GatewayError } from '../errors.js'
+import { MappingError } from '../mapping/mapping-error.js'
+import type { SyncPlan } from '../mapping/plan.js'
+import { planProgramCosts, planProgramTags } from '../mapping/programs.js'
+import { planOpportunities, planOpportunityPatch } from '../mapping/opportunities.js'
+import { planRoles } from '../mapping/roles.js'
+import { planMObjects } from '../mapping/mobjects.js'
+import { ref, ProblemDetails, SyncResult, ObjectResult } from '../schemas/common.js'
+import { ProgramParams, ProgramCostsBody, ProgramTagsBody } from '../schemas/programs.js'
+import { OpportunityParams, OpportunitiesBody, OpportunityPatchBody } from '../schemas/opportunities.js'
+import { RolesBody } from '../schemas/roles.js'
+import { MObjectsSyncBody } from '../schemas/mobjects.js'
+import type { ProgramCostsBody as CostsBody, ProgramTagsBody as TagsBody } from '../schemas/programs.js'
+import type { OpportunitiesBody as OppsBody, OpportunityPatchBody as PatchBody } from '../schemas/opportunities.js'
+import type { RolesBody as RolesBodyT } from '../schemas/roles.js'
+import type { MObjectsSyncBody as SyncBody } from '../schemas/mobjects.js'
+import { sendProblem } from '../plugins/errors.js'
+import type { SyncRun } from '../sync/sync-service.js'
+
+export interface WriteRoutesOptions {
+  requestTimeoutMs: number
+}
+
+const problem = ref(ProblemDetails)
+const errorResponses = {
+  400: { ...problem, description: 'Invalid request: unknown field, wrong type, bad string, out-of-range value, empty or oversized batch' },
+  413: { ...problem, description: 'Body larger than the limit' },
+  415: { ...problem, description: 'Body is not application/json' },
+  429: { ...problem, description: 'Marketo rate limit or daily quota reached; see Retry-After' },
+  502: { ...problem, description: 'Marketo failed or answered something that cannot be trusted; objects are `unknown` or `not_applied`' },
+  503: { ...problem, description: 'Marketo unreachable, its concurrency limit reached, or the circuit is open; see Retry-After' },
+  504: { ...problem, description: 'Marketo did not answer before the deadline; objects are `unknown`' }
+}
+const syncResponses = {
+  200: { ...ref(SyncResult), description: 'Every object has a Marketo status and none failed' },
+  207: { ...ref(SyncResult), description: 'At least one object failed; see results[].error' },
+  ...errorResponses
+}
+
+function toPlan (build: () => SyncPlan): SyncPlan {
+  try {
+    return build()
+  } catch (err) {
+    if (err instanceof MappingError) {
+      throw new GatewayError('VALIDATION_FAILED', err.message, { errors: [{ path: err.path, message: err.message.slice(err.path.length + 1) }] })
+    }
+    throw err
+  }
+}
+
+const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) => {
+  async function execute (request: FastifyRequest, plan: SyncPlan): Promise<SyncRun> {
+    const started = Date.now()
+    const run = await app.marketo.sync.run(plan, started + opts.requestTimeoutMs, request.log)
+    request.log.info({
+      operation: plan.operation,
+      objects: plan.objects.length,
+      marketoCalls: run.calls,
+      summary: run.summary,
+      upstreamCode: run.error?.upstreamCode,
+      durationMs: Date.now() - started
+    }, 'sync finished')
+    return run
+  }
+
+  function sendRun (request: FastifyRequest, reply: FastifyReply, run: SyncRun): FastifyReply {
+    if (run.error !== undefined) {
+      return sendProblem(request, reply, run.error, { summary: run.summary, results: run.results })
+    }
+    return reply.code(run.summary.failed > 0 ? 207 : 200).send({
+      requestId: String(request.id),
+      operation: run.operation.toLowerCase(),
+      summary: run.summary,
+      results: run.results
+    })
+  }
+
+  app.post<{ Params: { programId: number }, Body: CostsBody }>('/programs/:programId/costs', {
+    schema: {
+      tags: ['programs'],
+      operationId: 'syncProgramCosts',
+      summary: 'Add or update period costs of a program',
+      description: 'One Program MObject, UPDATE, one Cost per entry. A cost with `id` updates that cost line; without `id` a new line is appended (so a retry without an Idempotency-Key may append it twice).',
+      params: ProgramParams,
+      body: ProgramCostsBody,
+      response: syncResponses
+    }
+  }, async (request, reply) => {
+    const plan = toPlan(() => planProgramCosts(request.params.programId, request.body))
+    return sendRun(request, reply, await execute(request, plan))
+  })
+
+  app.post<{ Params: { programId: number }, Body: TagsBody }>('/programs/:programId/tags', {
+    schema: {
+      tags: ['programs'],
+      operationId: 'syncProgramTags',
+      summary: 'Set tags and channel of a program',
+      description: 'Tag types and values must already exist in Marketo; an unknown one fails the program.',
+      params: ProgramParams,
+      body: ProgramTagsBody,
+      response: syncResponses
+    }
+  }, async (request, reply) => {
+    const plan = toPlan(() => planProgramTags(request.params.programId, request.body))
+    return sendRun(request, reply, await execute(request, plan))
+  })
+
+  app.post<{ Body: OppsBody }>('/opportunities', {
+    schema: {
+      tags: ['opportunities'],
+      operationId: 'syncOpportunities',
+      summary: 'Insert, update or upsert opportunities (1 to 1,000)',
+      description: 'Objects are sent in calls of at most 100 and the results come back in input order.',
+      body: OpportunitiesBody,
+      response: syncResponses
+    }
+  }, async (request, reply) => {
+    const plan = toPlan(() => planOpportunities(request.body))
+    return sendRun(request, reply, await execute(request, plan))
+  })
+
+  app.patch<{ Params: { id: number }, Body: PatchBody }>('/opportunities/:id', {
+    schema: {
+      tags: ['opportunities'],
+      operationId: 'updateOpportunity',
+      summary: 'Update one opportunity',
+      description: 'UPDATE by id. A missing opportunity answers 404.',
+      params: OpportunityParams,
+      body: OpportunityPatchBody,
+      response: {
+        200: { ...ref(ObjectResult), description: 'Updated or unchanged' },
+        207: { ...ref(ObjectResult), description: 'Marketo refused the update; see error' },
+        404: { ...problem, description: 'No opportunity with this id' },
+        ...errorResponses
+      }
+    }
+  }, async (request, reply) => {
+    const plan = toPlan(() => planOpportunityPatch(request.params.id, request.body))
+    const run = await execute(request, plan)
+    if (run.error !== undefined) return sendRun(request, reply, run)
+    const result = run.results[0]
+    if (result.status === 'skipped') {
+      return sendProblem(request, reply, new GatewayError('NOT_FOUND', `opportunity ${request.params.id} does not exist`))
+    }
+    return reply.code(result.status === 'failed' ? 207 : 200).send(result)
+  })
+
+  app.post<{ Body: RolesBodyT }>('/opportunities/roles', {
+    schema: {
+      tags: ['opportunities'],
+      operationId: 'syncOpportunityRoles',
+      summary: 'Insert, update or upsert opportunity person roles',
+      description: 'Each role names its opportunity and person by id or by external key.',
+      body: RolesBody,
+      response: syncResponses
+    }
+  }, async (request, reply) => {
+    const plan = toPlan(() => planRoles(request.body))
+    return sendRun(request, reply, await execute(request, plan))
+  })
+
+  app.post<{ Body: SyncBody }>('/mobjects/sync', {
+    schema: {
+      tags: ['mobjects'],
+      operationId: 'syncMObjects',
+      summary: 'Generic MObject sync, one to one with Marketo syncMObjects',
+      body: MObjectsSyncBody,
+      response: syncResponses
+    }
+  }, async (request, reply) => {
+    const plan = toPlan(() => planMObjects(request.body))
+    return sendRun(request, reply, await execute(request, plan))
+  })
+}
+
+export default writeRoutes
