@@ -47,11 +47,12 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
       const given = req.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
-    requestIdLogLabel: 'requestId',
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { coerceTypes: false } }
   })
+  // JSON only: Fastify's default text/plain parser would let a non-JSON body reach validation.
+  app.removeContentTypeParser('text/plain')
   app.setValidatorCompiler(createValidatorCompiler(sharedSchemas))
   for (const schema of sharedSchemas) app.addSchema(schema)
 

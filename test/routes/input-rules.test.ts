@@ -1,0 +1,84 @@
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { startGateway, request, type TestGateway } from '../helpers/gateway.js'
+
+const opp = (extra: Record<string, unknown>) => ({ opportunities: [{ name: 'x', ...extra }] })
+
+// Each case: none of these may reach Marketo (the simulator ledger stays unchanged).
+const cases: Array<{ name: string, path: string, method?: string, body?: unknown, raw?: string, headers?: Record<string, string>, status: number, code: string, field?: string }> = [
+  { name: 'unknown field', path: '/opportunities', body: opp({ colour: 'red' }), status: 400, code: 'VALIDATION_FAILED', field: '/opportunities/0/colour' },
+  { name: 'unknown top-level field', path: '/programs/1970/costs', body: { costs: [{ month: '2013-06', amount: 1 }], extra: 1 }, status: 400, code: 'VALIDATION_FAILED', field: '/extra' },
+  { name: 'string where a number is expected', path: '/opportunities', body: opp({ amount: '1e3' }), status: 400, code: 'VALIDATION_FAILED', field: '/opportunities/0/amount' },
+  { name: 'number where a string is expected', path: '/opportunities', body: { opportunities: [{ name: 123 }] }, status: 400, code: 'VALIDATION_FAILED', field: '/opportunities/0/name' },
+  { name: 'string where a boolean is expected', path: '/opportunities', body: opp({ isWon: 'false' }), status: 400, code: 'VALIDATION_FAILED', field: '/opportunities/0/isWon' },
+  ...['\u0000', '\u0001', '\u0008', '\u000B', '\u001F', '\uD800', '\uFFFE', '\uFFFF'].map((c) => ({
+    name: `control character U+${c.charCodeAt(0).toString(16).padStart(4, '0')}`, path: '/opportunities', body: opp({ description: `a${c}b` }), status: 400, code: 'VALIDATION_FAILED', field: '/opportunities/0/description'
+  })),
+  { name: 'CDATA opener', path: '/opportunities', body: opp({ description: 'a]]>b<![CDATA[c' }), status: 400, code: 'VALIDATION_FAILED', field: '/opportunities/0/description' },
+  { name: 'string too long', path: '/opportunities', body: opp({ name: 'x'.repeat(256) }), status: 400, code: 'VALIDATION_FAILED', field: '/opportunities/0/name' },
+  { name: 'month 2013-13', path: '/programs/1970/costs', body: { costs: [{ month: '2013-13', amount: 1 }] }, status: 400, code: 'VALIDATION_FAILED', field: '/costs/0/month' },
+  { name: 'month 2013-6', path: '/programs/1970/costs', body: { costs: [{ month: '2013-6', amount: 1 }] }, status: 400, code: 'VALIDATION_FAILED', field: '/costs/0/month' },
+  { name: 'date 2024-02-30', path: '/opportunities', body: opp({ closeDate: '2024-02-30' }), status: 400, code: 'VALIDATION_FAILED', field: '/opportunities/0/closeDate' },
+  { name: 'program id abc', path: '/programs/abc/costs', body: { costs: [{ month: '2013-06', amount: 1 }] }, status: 400, code: 'VALIDATION_FAILED' },
+  { name: 'program id 0', path: '/programs/0/costs', body: { costs: [{ month: '2013-06', amount: 1 }] }, status: 400, code: 'VALIDATION_FAILED' },
+  { name: 'program id -1', path: '/programs/-1/costs', body: { costs: [{ month: '2013-06', amount: 1 }] }, status: 400, code: 'VALIDATION_FAILED' },
+  { name: 'program id past xs:int', path: '/programs/2147483648/costs', body: { costs: [{ month: '2013-06', amount: 1 }] }, status: 400, code: 'VALIDATION_FAILED' },
+  { name: 'cost id past xs:int', path: '/programs/1970/costs', body: { costs: [{ month: '2013-06', amount: 1, id: 2147483648 }] }, status: 400, code: 'VALIDATION_FAILED', field: '/costs/0/id' },
+  { name: 'amount beyond safe range', path: '/opportunities', raw: '{"opportunities":[{"name":"x","amount":12345678901234567890}]}', headers: { 'content-type': 'application/json' }, status: 400, code: 'VALIDATION_FAILED', field: '/opportunities/0/amount' },
+  { name: 'empty batch', path: '/opportunities', body: { opportunities: [] }, status: 400, code: 'VALIDATION_FAILED', field: '/opportunities' },
+  { name: '1,001 objects', path: '/opportunities', body: { opportunities: Array.from({ length: 1001 }, () => ({ name: 'x' })) }, status: 400, code: 'VALIDATION_FAILED', field: '/opportunities' },
+  { name: 'custom field named $xml', path: '/opportunities', body: opp({ customFields: { $xml: '<evil/>' } }), status: 400, code: 'VALIDATION_FAILED' },
+  { name: 'malformed JSON', path: '/opportunities', raw: '{"opportunities": [', headers: { 'content-type': 'application/json' }, status: 400, code: 'MALFORMED_JSON' },
+  { name: '__proto__ key', path: '/opportunities', raw: '{"opportunities":[{"name":"x"}],"__proto__":{"polluted":1}}', headers: { 'content-type': 'application/json' }, status: 400, code: 'MALFORMED_JSON' },
+  { name: 'text/plain body', path: '/opportunities', raw: 'hello', headers: { 'content-type': 'text/plain' }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+  { name: 'XML body', path: '/opportunities', raw: '<x/>', headers: { 'content-type': 'application/xml' }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+  { name: 'unknown route', path: '/nothing-here', method: 'GET', status: 404, code: 'NOT_FOUND' }
+]
+
+describe('input rules: clear 4xx, nothing reaches Marketo', () => {
+  let gw: TestGateway
+  before(async () => { gw = await startGateway({ env: { BODY_LIMIT_BYTES: String(300 * 1024) } }) })
+  after(async () => { await gw.close() })
+
+  for (const c of cases) {
+    it(c.name, async () => {
+      const before = gw.sim.ledger.length
+      const res = await request(gw.url + c.path, { method: c.method, body: c.body, rawBody: c.raw, headers: c.headers })
+      assert.equal(res.status, c.status, res.text)
+      assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8')
+      assert.equal(res.body.code, c.code)
+      assert.equal(res.body.status, c.status)
+      assert.equal(res.body.requestId, res.headers.get('x-request-id'))
+      assert.equal(typeof res.body.type, 'string')
+      assert.equal(typeof res.body.title, 'string')
+      if (c.field !== undefined) {
+        assert.ok(res.body.errors.some((e: { path: string }) => e.path.endsWith(c.field as string)), JSON.stringify(res.body.errors))
+      }
+      assert.equal(gw.sim.ledger.length, before)
+      assert.equal(({} as Record<string, unknown>).polluted, undefined)
+    })
+  }
+
+  it('an oversized body is 413', async () => {
+    const before = gw.sim.ledger.length
+    const res = await request(`${gw.url}/opportunities`, { body: { opportunities: [{ name: 'x', description: 'y'.repeat(400 * 1024) }] } })
+    assert.equal(res.status, 413)
+    assert.equal(res.body.code, 'PAYLOAD_TOO_LARGE')
+    assert.equal(gw.sim.ledger.length, before)
+  })
+
+  it('tab, line feed, carriage return, emoji and XML metacharacters round-trip byte-identical', async () => {
+    const description = 'line 1\nline 2\r\n\ttabbed < & > " \' ]]> </value><value> &lt; 😀 مرحبا e\u0301'
+    const res = await request(`${gw.url}/opportunities`, { body: { operation: 'insert', opportunities: [{ name: 'round trip', description }] } })
+    assert.equal(res.status, 200)
+    assert.equal(gw.sim.store.opportunities.get(res.body.results[0].id)?.fields.Description, description)
+  })
+
+  it('2147483647 is a valid program id and 0.1 reaches Marketo as "0.1"', async () => {
+    const res = await request(`${gw.url}/programs/2147483647/costs`, { body: { costs: [{ month: '2013-06', amount: 0.1 }] } })
+    assert.notEqual(res.status, 400)
+    const entry = gw.sim.ledger.at(-1)
+    assert.equal(entry?.objects?.[0].id, 2147483647)
+    assert.deepEqual(entry?.objects?.[0].typeAttribs?.[0].attribs.find((a) => a.name === 'Amount'), { name: 'Amount', value: '0.1' })
+  })
+})
