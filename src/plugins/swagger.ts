@@ -11,7 +11,7 @@ export const OPENAPI_INFO = {
 export default fp(async function swaggerPlugin (app) {
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      openapi: '3.1.0',
       info: OPENAPI_INFO,
       servers: [{ url: 'http://127.0.0.1:3000', description: 'Local gateway (npm start)' }],
       tags: [
