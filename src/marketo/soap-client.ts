@@ -21,12 +21,15 @@ export interface SoapClientOptions {
 export class SoapFault extends Error {
   readonly faultCode: number | undefined
   readonly faultString: string
+  // The HTTP Date of the fault, to measure clock skew on 20016.
+  readonly serverDate?: string
 
-  constructor (faultCode: number | undefined, faultString: string) {
+  constructor (faultCode: number | undefined, faultString: string, serverDate?: string) {
     super(`Marketo fault ${faultCode ?? 'without code'}`)
     this.name = 'SoapFault'
     this.faultCode = faultCode
     this.faultString = faultString
+    this.serverDate = serverDate
   }
 }
 
@@ -63,6 +66,8 @@ export class MarketoSoapClient {
   private readonly transport: SoapHttpTransport
   private readonly credentials: MarketoCredentials
   private readonly now: () => Date
+  // Correction learned from Marketo's Date header after a 20016 (request expired).
+  clockOffsetMs = 0
 
   private constructor (client: Client, dryClient: Client, transport: SoapHttpTransport, opts: SoapClientOptions) {
     this.client = client
@@ -91,12 +96,18 @@ export class MarketoSoapClient {
   // strong-soap builds the envelope synchronously, so concurrent calls cannot mix signatures.
   invoke (operation: MarketoOperation, body: Record<string, unknown>, hints: CallHints = {}): Promise<any> {
     return new Promise((resolve, reject) => {
-      const header = signRequest(this.credentials.userId, this.credentials.encryptionKey, this.now())
+      const header = signRequest(this.credentials.userId, this.credentials.encryptionKey, new Date(this.now().getTime() + this.clockOffsetMs))
       this.client.clearSoapHeaders()
       this.client.addSoapHeader(header, AUTH_HEADER)
       this.client[operation](body, (err: SoapError | null, result: unknown) => {
         if (err !== null && err !== undefined) {
-          reject(toSoapError(err))
+          const mapped = toSoapError(err)
+          if (mapped instanceof SoapFault && mapped.faultCode === 20016 && mapped.serverDate !== undefined) {
+            const skew = Date.parse(mapped.serverDate) - this.now().getTime()
+            // HTTP dates have one-second resolution: only a larger skew is worth correcting.
+            if (Number.isFinite(skew) && Math.abs(skew) > 2_000) this.clockOffsetMs = skew
+          }
+          reject(mapped)
           return
         }
         if (result === null || result === undefined || typeof result !== 'object') {
@@ -134,7 +145,8 @@ function toSoapError (err: SoapError): Error {
     const detail = fault.detail?.serviceException
     const rawCode = detail?.code ?? /^(\d+)\b/.exec(String(fault.faultstring ?? ''))?.[1]
     const code = Number.parseInt(String(rawCode), 10)
-    return new SoapFault(Number.isFinite(code) ? code : undefined, String(fault.faultstring ?? ''))
+    const date = err.response?.headers?.date
+    return new SoapFault(Number.isFinite(code) ? code : undefined, String(fault.faultstring ?? ''), typeof date === 'string' ? date : undefined)
   }
   // A parse failure of a 200/500 XML answer: truncated, or not the envelope it claims to be.
   return new SoapProtocolError('answer could not be parsed as the expected SOAP envelope')

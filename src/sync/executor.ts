@@ -152,7 +152,8 @@ export class Executor {
     }
     if (!safe) return undefined
     if (!this.opts.budget.tryRetry()) return undefined
-    const delay = immediate ? 0 : Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** (attempt - 1)) * (0.5 + this.random() / 2)
+    // A fresh timestamp must differ from the rejected one, and timestamps have whole seconds.
+    const delay = immediate ? 1_005 - (this.now() % 1_000) : Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** (attempt - 1)) * (0.5 + this.random() / 2)
     if (this.now() + delay >= deadline) return undefined
     return Math.round(delay)
   }
