@@ -1,12 +1,23 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import type { Config } from './config.js'
+import auditPlugin from './plugins/audit.js'
+import authPlugin from './plugins/auth.js'
 import errorsPlugin from './plugins/errors.js'
+import jsonParserPlugin from './plugins/json-parser.js'
+import { clientErrorHandler } from './plugins/client-error.js'
 import marketoPlugin from './plugins/marketo.js'
+import metricsPlugin from './plugins/metrics.js'
 import swaggerPlugin from './plugins/swagger.js'
 import { createValidatorCompiler } from './plugins/validation.js'
 import healthRoutes from './routes/health.js'
+import idempotencyPlugin from './plugins/idempotency.js'
 import writeRoutes from './routes/writes.js'
+import readRoutes from './routes/reads.js'
+import deleteRoutes from './routes/deletes.js'
+import { DescribeCache } from './describe-cache.js'
+import { readSchemas } from './schemas/reads.js'
+import { createReadExecutor } from './sync/call.js'
 import { sharedSchemas } from './schemas/common.js'
 
 export interface BuildOptions {
@@ -28,8 +39,23 @@ export const REDACT_PATHS = [
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
+interface LoggedRequest { method: string, url: string, host?: string, ip?: string, socket?: { remotePort?: number } }
+
+// Fastify's request serializer without the query string: no route reads one, and a caller may put
+// a key there (`?api_key=`), which must not reach a log line.
+export function serializeRequest (req: LoggedRequest): Record<string, unknown> {
+  const q = req.url.indexOf('?')
+  return {
+    method: req.method,
+    url: q < 0 ? req.url : req.url.slice(0, q) + '?[REDACTED]',
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort
+  }
+}
+
 export function loggerOptions (config: Config, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
-  const base = { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[REDACTED]' } }
+  const base = { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[REDACTED]' }, serializers: { req: serializeRequest } }
   if (stream !== undefined) return { ...base, stream }
   if (process.stdout.isTTY && process.env.NODE_ENV !== 'production') {
     return { ...base, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
@@ -48,25 +74,41 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
     return503OnClosing: true,
+    clientErrorHandler,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { coerceTypes: false } }
   })
   // JSON only: Fastify's default text/plain parser would let a non-JSON body reach validation.
   app.removeContentTypeParser('text/plain')
+  await app.register(jsonParserPlugin)
   app.setValidatorCompiler(createValidatorCompiler(sharedSchemas))
   for (const schema of sharedSchemas) app.addSchema(schema)
+  for (const schema of readSchemas) app.addSchema(schema)
 
+  // While draining, answers to in-flight requests close their keep-alive connections, so the
+  // server can finish closing as soon as the last one is sent.
+  let draining = false
+  app.addHook('preClose', async () => { draining = true })
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', String(request.id))
     reply.header('cache-control', 'no-store')
     reply.header('x-content-type-options', 'nosniff')
+    if (draining) reply.header('connection', 'close')
     return payload
   })
 
   await app.register(errorsPlugin)
+  await app.register(authPlugin, { auth: config.auth, embeddedSimulator: config.marketo.endpoint === undefined })
+  await app.register(auditPlugin)
   await app.register(swaggerPlugin)
+  await app.register(metricsPlugin)
   await app.register(marketoPlugin, { config, now: opts.now })
+  await app.register(idempotencyPlugin, config.idempotency)
   await app.register(healthRoutes)
-  await app.register(writeRoutes, { requestTimeoutMs: config.requestTimeoutMs })
+  const reader = createReadExecutor(app.marketo, config.marketo)
+  const describeCache = new DescribeCache(reader, config.describe.cacheTtlMs)
+  await app.register(writeRoutes, { requestTimeoutMs: config.requestTimeoutMs, describeCache: config.describe.validateCustomFields ? describeCache : undefined })
+  await app.register(readRoutes, { requestTimeoutMs: config.requestTimeoutMs, reader, describeCache })
+  await app.register(deleteRoutes, { requestTimeoutMs: config.requestTimeoutMs, reader })
   return app
 }

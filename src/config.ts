@@ -8,6 +8,8 @@ export const BUNDLED_WSDL = fileURLToPath(new URL('./marketo/wsdl/mktows-2_3.wsd
 const Int = (def: number, min: number, max: number, description: string) =>
   Type.Integer({ default: def, minimum: min, maximum: max, description })
 
+export const AUTH_DISABLED_VALUE = 'i-understand-the-risk'
+
 // One schema for the environment: validation, defaults, types and the README's table come from it.
 export const EnvSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Interface to listen on (0.0.0.0 in containers)' }),
@@ -29,7 +31,16 @@ export const EnvSchema = Type.Object({
   MARKETO_MAX_ATTEMPTS: Int(3, 1, 10, 'Attempts per Marketo call, where a retry is safe'),
   MARKETO_QUOTA_RESET_MS: Int(3_600_000, 1_000, 86_400_000, 'After fault 20015 (daily quota), how long calls fail fast'),
   BREAKER_FAILURE_THRESHOLD: Int(5, 1, 1_000, 'Consecutive transport failures that open the circuit'),
-  BREAKER_OPEN_MS: Int(30_000, 10, 3_600_000, 'How long the circuit stays open before one probe')
+  BREAKER_OPEN_MS: Int(30_000, 10, 3_600_000, 'How long the circuit stays open before one probe'),
+  COALESCE_WINDOW_MS: Int(2, 0, 1_000, 'How long concurrent writes of one type and operation wait to share a Marketo call (a batch also stays open while it waits for a call slot); 0 turns coalescing off'),
+  IDEMPOTENCY_TTL_MS: Int(86_400_000, 100, 7 * 86_400_000, 'How long a response is kept for replay under its Idempotency-Key'),
+  IDEMPOTENCY_MAX_ENTRIES: Int(100_000, 1, 10_000_000, 'Idempotency records kept in memory (oldest completed ones evicted first)'),
+  API_KEYS: Type.Optional(Type.String({ minLength: 1, description: 'Caller API keys as comma-separated name:sha256hex pairs (hashes only, see docs/security.md); several at once for rotation' })),
+  AUTH_DISABLED: Type.Optional(Type.Literal(AUTH_DISABLED_VALUE, { description: `Set to exactly "${AUTH_DISABLED_VALUE}" to run without API keys against a real MARKETO_SOAP_ENDPOINT` })),
+  API_KEY_RATE_LIMIT: Int(600, 0, 1_000_000, 'Requests allowed per API key per API_KEY_RATE_WINDOW_MS; 0 turns the per-key limit off'),
+  API_KEY_RATE_WINDOW_MS: Int(60_000, 1_000, 3_600_000, 'Window of API_KEY_RATE_LIMIT'),
+  DESCRIBE_CACHE_TTL_MS: Int(300_000, 0, 86_400_000, 'How long a describeMObject answer is cached; 0 turns the cache off'),
+  VALIDATE_CUSTOM_FIELDS: Type.Boolean({ default: false, description: 'true: opportunity writes naming a custom field that describeMObject does not list answer 400 before any Marketo write' })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -55,7 +66,24 @@ export interface Config {
     breaker: { failureThreshold: number, openMs: number }
   }
   requestTimeoutMs: number
+  idempotency: { ttlMs: number, maxEntries: number }
+  describe: { cacheTtlMs: number, validateCustomFields: boolean }
+  coalesceWindowMs: number
   bodyLimitBytes: number
+  auth: AuthConfig
+}
+
+export interface ApiKeyEntry {
+  name: string
+  // sha256 of the key: the key itself is never held by the gateway.
+  hash: Buffer
+}
+
+export interface AuthConfig {
+  // Empty with `disabled` false only with the embedded simulator (open, with a warning).
+  keys: ApiKeyEntry[]
+  disabled: boolean
+  rate: { limit: number, windowMs: number } | null
 }
 
 export class ConfigError extends Error {
@@ -90,6 +118,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     if (!existsSync(e.MARKETO_CA_FILE)) throw new ConfigError(`invalid configuration: MARKETO_CA_FILE not found: ${e.MARKETO_CA_FILE}`)
     ca = readFileSync(e.MARKETO_CA_FILE)
   }
+  const auth = parseAuth(e)
   return {
     host: e.HOST,
     port: e.PORT,
@@ -110,6 +139,39 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       breaker: { failureThreshold: e.BREAKER_FAILURE_THRESHOLD, openMs: e.BREAKER_OPEN_MS }
     },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
-    bodyLimitBytes: e.BODY_LIMIT_BYTES
+    idempotency: { ttlMs: e.IDEMPOTENCY_TTL_MS, maxEntries: e.IDEMPOTENCY_MAX_ENTRIES },
+    describe: { cacheTtlMs: e.DESCRIBE_CACHE_TTL_MS, validateCustomFields: e.VALIDATE_CUSTOM_FIELDS },
+    coalesceWindowMs: e.COALESCE_WINDOW_MS,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    auth
   }
+}
+
+const KEY_NAME = /^[A-Za-z0-9._-]{1,64}$/
+const KEY_HASH = /^[0-9a-fA-F]{64}$/
+
+function parseAuth (e: Env): AuthConfig {
+  const keys: ApiKeyEntry[] = []
+  for (const item of (e.API_KEYS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const sep = item.indexOf(':')
+    const name = sep < 0 ? '' : item.slice(0, sep)
+    const hash = sep < 0 ? '' : item.slice(sep + 1)
+    // The message never echoes the entry: it may be a raw key pasted by mistake.
+    if (!KEY_NAME.test(name) || !KEY_HASH.test(hash)) {
+      throw new ConfigError(`invalid configuration: API_KEYS entry ${keys.length + 1} is not name:sha256hex (the name 1-64 of A-Z a-z 0-9 . _ -, the hash 64 hex digits)`)
+    }
+    if (keys.some((k) => k.name === name)) throw new ConfigError(`invalid configuration: API_KEYS names the key "${name}" twice`)
+    const digest = Buffer.from(hash, 'hex')
+    if (keys.some((k) => k.hash.equals(digest))) throw new ConfigError(`invalid configuration: API_KEYS key "${name}" has the same hash as another key`)
+    keys.push({ name, hash: digest })
+  }
+  const disabled = e.AUTH_DISABLED === AUTH_DISABLED_VALUE
+  if (disabled && keys.length > 0) {
+    throw new ConfigError('invalid configuration: API_KEYS and AUTH_DISABLED are both set; remove one of them')
+  }
+  if (e.MARKETO_SOAP_ENDPOINT !== undefined && keys.length === 0 && !disabled) {
+    throw new ConfigError(`invalid configuration: no API_KEYS configured for a real MARKETO_SOAP_ENDPOINT; configure API_KEYS, or set AUTH_DISABLED=${AUTH_DISABLED_VALUE} to run without caller authentication (docs/security.md)`)
+  }
+  const rate = e.API_KEY_RATE_LIMIT === 0 ? null : { limit: e.API_KEY_RATE_LIMIT, windowMs: e.API_KEY_RATE_WINDOW_MS }
+  return { keys, disabled, rate }
 }

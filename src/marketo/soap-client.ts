@@ -1,6 +1,7 @@
 import strongSoap from 'strong-soap'
 import type { Client, SoapError } from 'strong-soap'
 import { signRequest } from './signing.js'
+import { soapBodyToPlain } from './exact-xml.js'
 import { SoapHttpTransport, type CallHints, type TransportOptions } from './http-transport.js'
 import type { MarketoCredentials, MObject, MObjStatus, MarketoStatus, SyncOperation, Attrib } from './types.js'
 
@@ -99,7 +100,7 @@ export class MarketoSoapClient {
       const header = signRequest(this.credentials.userId, this.credentials.encryptionKey, new Date(this.now().getTime() + this.clockOffsetMs))
       this.client.clearSoapHeaders()
       this.client.addSoapHeader(header, AUTH_HEADER)
-      this.client[operation](body, (err: SoapError | null, result: unknown) => {
+      this.client[operation](body, (err: SoapError | null, parsed: unknown, envelope?: string) => {
         if (err !== null && err !== undefined) {
           const mapped = toSoapError(err)
           if (mapped instanceof SoapFault && mapped.faultCode === 20016 && mapped.serverDate !== undefined) {
@@ -109,6 +110,16 @@ export class MarketoSoapClient {
           }
           reject(mapped)
           return
+        }
+        let result = parsed
+        // Read answers carry stored values: take their text exactly, not strong-soap's trimmed copy.
+        if (operation === 'getMObjects' && typeof envelope === 'string') {
+          try {
+            result = soapBodyToPlain(envelope)
+          } catch {
+            reject(new SoapProtocolError('answer could not be parsed as the expected SOAP envelope'))
+            return
+          }
         }
         if (result === null || result === undefined || typeof result !== 'object') {
           reject(new SoapProtocolError(`no ${operation} result element in the answer`))

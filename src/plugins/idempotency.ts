@@ -28,6 +28,8 @@ export default fp<IdempotencyOptions>(async function idempotencyPlugin (app, opt
 
   app.addHook('preHandler', async (request, reply) => {
     if (request.method === 'GET' || request.method === 'HEAD') return
+    // A dry run sends nothing, so it neither claims nor replays a key.
+    if ((request.query as { dryRun?: boolean } | undefined)?.dryRun === true) return
     const header = request.headers['idempotency-key']
     if (header === undefined) return
     if (typeof header !== 'string' || !KEY_PATTERN.test(header)) {

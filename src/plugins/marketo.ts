@@ -4,7 +4,8 @@ import { MarketoSoapClient } from '../marketo/soap-client.js'
 import { Limiter } from '../resilience/limiter.js'
 import { CircuitBreaker, RetryBudget } from '../resilience/breaker.js'
 import { Executor } from '../sync/executor.js'
-import { SyncService } from '../sync/sync-service.js'
+import { SyncService, MAX_OBJECTS_PER_CALL } from '../sync/sync-service.js'
+import { Coalescer } from '../sync/coalescer.js'
 import type { RunningSimulator } from '../simulator/index.js'
 
 export interface MarketoRuntime {
@@ -59,9 +60,16 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
     maxAttempts: m.maxAttempts,
     backoffBaseMs: 100,
     backoffMaxMs: 2_000,
-    quotaRetryAfterMs: m.quotaResetMs
+    quotaRetryAfterMs: m.quotaResetMs,
+    // Upstream metrics, when the metrics plugin is registered (it is in buildApp).
+    onCall: app.hasDecorator('metrics') ? (event) => app.metrics.recordCall(event) : undefined
   })
-  const sync = new SyncService(executor)
+  const coalescer = new Coalescer(executor, {
+    windowMs: config.coalesceWindowMs,
+    maxObjects: MAX_OBJECTS_PER_CALL,
+    onFlush: app.hasDecorator('metrics') ? (requests) => app.metrics.recordCoalesce(requests) : undefined
+  })
+  const sync = new SyncService(coalescer)
   app.decorate('marketo', { client, executor, sync, limiter, breaker, simulator })
   app.addHook('onClose', async () => {
     limiter.close()

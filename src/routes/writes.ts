@@ -6,7 +6,7 @@ import { planProgramCosts, planProgramTags } from '../mapping/programs.js'
 import { planOpportunities, planOpportunityPatch } from '../mapping/opportunities.js'
 import { planRoles } from '../mapping/roles.js'
 import { planMObjects } from '../mapping/mobjects.js'
-import { ref, ProblemDetails, SyncResult, ObjectResult } from '../schemas/common.js'
+import { ref, ProblemDetails, SyncResult, ObjectResult, DryRunResult } from '../schemas/common.js'
 import { ProgramParams, ProgramCostsBody, ProgramTagsBody } from '../schemas/programs.js'
 import { OpportunityParams, OpportunitiesBody, OpportunityPatchBody } from '../schemas/opportunities.js'
 import { RolesBody } from '../schemas/roles.js'
@@ -16,24 +16,34 @@ import type { OpportunitiesBody as OppsBody, OpportunityPatchBody as PatchBody }
 import type { RolesBody as RolesBodyT } from '../schemas/roles.js'
 import type { MObjectsSyncBody as SyncBody } from '../schemas/mobjects.js'
 import { sendProblem } from '../plugins/errors.js'
-import type { SyncRun } from '../sync/sync-service.js'
+import { chunk, MAX_OBJECTS_PER_CALL, type SyncRun } from '../sync/sync-service.js'
+import { syncMObjectsBody } from '../marketo/soap-client.js'
+import { Type } from '@sinclair/typebox'
+import { checkCustomFields, type DescribeCache, type NamedField } from '../describe-cache.js'
 
 export interface WriteRoutesOptions {
   requestTimeoutMs: number
+  /** When set (VALIDATE_CUSTOM_FIELDS=true), opportunity fields unknown to describeMObject answer 400 before any write. */
+  describeCache?: DescribeCache
 }
 
 const problem = ref(ProblemDetails)
 const errorResponses = {
   400: { ...problem, description: 'Invalid request: unknown field, wrong type, bad string, out-of-range value, empty or oversized batch' },
+  401: { ...problem, description: 'Missing or invalid API key (Authorization: Bearer); see WWW-Authenticate' },
   413: { ...problem, description: 'Body larger than the limit' },
   415: { ...problem, description: 'Body is not application/json' },
-  429: { ...problem, description: 'Marketo rate limit or daily quota reached; see Retry-After' },
+  429: { ...problem, description: 'The API key\'s rate limit, or Marketo\'s rate limit or daily quota, reached; see Retry-After' },
   502: { ...problem, description: 'Marketo failed or answered something that cannot be trusted; objects are `unknown` or `not_applied`' },
   503: { ...problem, description: 'Marketo unreachable, its concurrency limit reached, or the circuit is open; see Retry-After' },
   504: { ...problem, description: 'Marketo did not answer before the deadline; objects are `unknown`' }
 }
+export const DryRunQuery = Type.Object({
+  dryRun: Type.Optional(Type.Boolean({ default: false, description: 'Validate and map only: answer with the SOAP envelopes that would be sent (signature redacted) and the per-object plan; Marketo is not called' }))
+}, { additionalProperties: false })
+
 const syncResponses = {
-  200: { ...ref(SyncResult), description: 'Every object has a Marketo status and none failed' },
+  200: { anyOf: [ref(SyncResult), ref(DryRunResult)], description: 'Every object has a Marketo status and none failed (or, with ?dryRun=true, the plan)' },
   207: { ...ref(SyncResult), description: 'At least one object failed; see results[].error' },
   ...errorResponses
 }
@@ -50,9 +60,52 @@ function toPlan (build: () => SyncPlan): SyncPlan {
 }
 
 const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) => {
+  // ?dryRun=true on every write route.
+  app.addHook('onRoute', (route) => {
+    if (route.method === 'GET' || route.schema === undefined) return
+    route.schema.querystring = DryRunQuery
+  })
+
+  // Returns whether it answered (a boolean: a FastifyReply is thenable and would be awaited).
+  async function dryRun (request: FastifyRequest, reply: FastifyReply, plan: SyncPlan): Promise<boolean> {
+    if ((request.query as { dryRun?: boolean }).dryRun !== true) return false
+    const chunks = chunk(plan.objects, MAX_OBJECTS_PER_CALL)
+    const calls = await Promise.all(chunks.map(async (objects) => ({
+      objects: objects.length,
+      envelope: await app.marketo.client.buildEnvelope('syncMObjects', syncMObjectsBody(plan.operation, objects))
+    })))
+    const body = {
+      requestId: String(request.id),
+      dryRun: true,
+      operation: plan.operation,
+      plan: plan.objects.map((o, index) => ({
+        index,
+        type: o.type,
+        ...(o.id !== undefined ? { id: o.id } : {}),
+        ...(o.externalKey !== undefined ? { externalKey: { name: o.externalKey.name, value: o.externalKey.value } } : {}),
+        call: Math.floor(index / MAX_OBJECTS_PER_CALL)
+      })),
+      calls
+    }
+    reply.code(200).send(body)
+    return true
+  }
+
+  async function checkOpportunityFields (request: FastifyRequest, opportunities: ReadonlyArray<{ customFields?: object, externalKey?: { name: string } }>, path: (i: number) => string): Promise<void> {
+    if (opts.describeCache === undefined) return
+    const fields: NamedField[] = []
+    opportunities.forEach((o, i) => {
+      if (o.externalKey !== undefined) fields.push({ path: `${path(i)}/externalKey/name`, name: o.externalKey.name })
+      for (const name of Object.keys(o.customFields ?? {})) fields.push({ path: `${path(i)}/customFields/${name}`, name })
+    })
+    await checkCustomFields(opts.describeCache, 'Opportunity', fields, Date.now() + opts.requestTimeoutMs, request.log)
+  }
+
   async function execute (request: FastifyRequest, plan: SyncPlan): Promise<SyncRun> {
     const started = Date.now()
     const run = await app.marketo.sync.run(plan, started + opts.requestTimeoutMs, request.log)
+    request.audit = { operation: plan.operation, run }
+    app.metrics.recordRun(request.routeOptions.url ?? 'unmatched', run)
     request.log.info({
       operation: plan.operation,
       objects: plan.objects.length,
@@ -88,6 +141,7 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
     }
   }, async (request, reply) => {
     const plan = toPlan(() => planProgramCosts(request.params.programId, request.body))
+    if (await dryRun(request, reply, plan)) return reply
     return sendRun(request, reply, await execute(request, plan))
   })
 
@@ -103,6 +157,7 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
     }
   }, async (request, reply) => {
     const plan = toPlan(() => planProgramTags(request.params.programId, request.body))
+    if (await dryRun(request, reply, plan)) return reply
     return sendRun(request, reply, await execute(request, plan))
   })
 
@@ -117,6 +172,8 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
     }
   }, async (request, reply) => {
     const plan = toPlan(() => planOpportunities(request.body))
+    await checkOpportunityFields(request, request.body.opportunities, (i) => `/opportunities/${i}`)
+    if (await dryRun(request, reply, plan)) return reply
     return sendRun(request, reply, await execute(request, plan))
   })
 
@@ -129,7 +186,7 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
       params: OpportunityParams,
       body: OpportunityPatchBody,
       response: {
-        200: { ...ref(ObjectResult), description: 'Updated or unchanged' },
+        200: { anyOf: [ref(ObjectResult), ref(DryRunResult)], description: 'Updated or unchanged (or, with ?dryRun=true, the plan)' },
         207: { ...ref(ObjectResult), description: 'Marketo refused the update; see error' },
         404: { ...problem, description: 'No opportunity with this id' },
         ...errorResponses
@@ -137,6 +194,8 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
     }
   }, async (request, reply) => {
     const plan = toPlan(() => planOpportunityPatch(request.params.id, request.body))
+    await checkOpportunityFields(request, [request.body], () => '')
+    if (await dryRun(request, reply, plan)) return reply
     const run = await execute(request, plan)
     if (run.error !== undefined) return sendRun(request, reply, run)
     const result = run.results[0]
@@ -157,6 +216,7 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
     }
   }, async (request, reply) => {
     const plan = toPlan(() => planRoles(request.body))
+    if (await dryRun(request, reply, plan)) return reply
     return sendRun(request, reply, await execute(request, plan))
   })
 
@@ -170,6 +230,7 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
     }
   }, async (request, reply) => {
     const plan = toPlan(() => planMObjects(request.body))
+    if (await dryRun(request, reply, plan)) return reply
     return sendRun(request, reply, await execute(request, plan))
   })
 }

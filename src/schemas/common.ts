@@ -107,7 +107,7 @@ export const ExternalKey = Type.Object({
   $id: 'ExternalKey',
   additionalProperties: false,
   description: 'An object addressed by a custom field of its own instead of its Marketo id',
-  examples: [{ name: 'ExternalOpportunityId', value: 'OPP-2014-Q1' }]
+  examples: [{ name: 'opportunityId', value: 'OPP-2014-Q1' }]
 })
 export type ExternalKey = Static<typeof ExternalKey>
 
@@ -193,5 +193,23 @@ export const ProblemDetails = Type.Object({
 })
 export type ProblemDetails = Static<typeof ProblemDetails>
 
+/** Answer to `?dryRun=true` on the write routes. */
+export const DryRunResult = Type.Object({
+  requestId: Type.String(),
+  dryRun: Type.Literal(true),
+  operation: Type.String({ description: 'The syncMObjects operation: INSERT, UPDATE or UPSERT' }),
+  plan: Type.Array(Type.Object({
+    index: Type.Integer({ minimum: 0 }),
+    type: Type.String(),
+    id: Type.Optional(Type.Integer()),
+    externalKey: Type.Optional(ref(ExternalKey)),
+    call: Type.Integer({ minimum: 0, description: 'Which of `calls` carries this object' })
+  }, { additionalProperties: false })),
+  calls: Type.Array(Type.Object({
+    objects: Type.Integer({ minimum: 1 }),
+    envelope: Type.String({ description: 'The SOAP 1.1 envelope, with mktowsUserId and requestSignature redacted' })
+  }, { additionalProperties: false }))
+}, { $id: 'DryRunResult', additionalProperties: false, description: 'Answer to ?dryRun=true: nothing was sent to Marketo' })
+
 /** Register these with `app.addSchema` (in this order) before the routes: route schemas `$ref` them. */
-export const sharedSchemas = [ExternalKey, ObjectResult, SyncResult, ProblemDetails] as const
+export const sharedSchemas = [ExternalKey, ObjectResult, SyncResult, ProblemDetails, DryRunResult] as const

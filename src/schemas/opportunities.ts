@@ -69,7 +69,7 @@ export const OpportunitiesBody = Type.Object({
   }, {
     operation: 'upsert',
     opportunities: [{
-      externalKey: { name: 'ExternalOpportunityId', value: 'OPP-2014-Q1' },
+      externalKey: { name: 'opportunityId', value: 'OPP-2014-Q1' },
       name: 'Q1 2014',
       amount: 2000,
       closeDate: '2014-03-31',

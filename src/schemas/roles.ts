@@ -6,7 +6,7 @@ const ByExternalKey = (description: string) => Type.Object({ externalKey: ref(Ex
 
 /** `oneOf` of `required` pairs: JSON Schema's way to say "exactly one of". */
 const exactlyOne = (a: string, b: string) => ({
-  oneOf: [{ type: 'object', required: [a] }, { type: 'object', required: [b] }]
+  oneOf: [{ required: [a] }, { required: [b] }]
 })
 
 export const RoleInput = Type.Object({
@@ -36,7 +36,7 @@ export const RolesBody = Type.Object({
     roles: [{ opportunityId: 64, personId: 19, role: 'Influencer/Champion' }]
   }, {
     roles: [{
-      opportunity: { externalKey: { name: 'ExternalOpportunityId', value: 'OPP-2014-Q1' } },
+      opportunity: { externalKey: { name: 'opportunityId', value: 'OPP-2014-Q1' } },
       personId: 19,
       role: 'Decision Maker',
       isPrimary: true

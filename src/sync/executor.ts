@@ -69,7 +69,19 @@ export class Executor {
 
   get quotaBlocked (): boolean { return this.quotaBlockedUntil > this.now() }
 
-  async send (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog): Promise<CallOutcome> {
+  // Everything that must hold before a call may start: deadline, quota, circuit, call budget.
+  async acquireSlot (deadline: number): Promise<() => void> {
+    if (this.now() >= deadline) throw new GatewayError('UPSTREAM_TIMEOUT', 'the request deadline passed before Marketo answered', { sent: false })
+    if (this.quotaBlocked) {
+      throw new GatewayError('UPSTREAM_QUOTA_EXCEEDED', 'Marketo daily API quota exceeded (20015)', { upstreamCode: 20015, retryAfterMs: this.quotaBlockedUntil - this.now() })
+    }
+    this.opts.breaker.admit()
+    return await this.opts.limiter.acquire(deadline)
+  }
+
+  // `preacquired`: a slot already taken with acquireSlot, used by the first attempt (the coalescer
+  // keeps its batch open while it waits for a slot).
+  async send (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog, preacquired?: () => void): Promise<CallOutcome> {
     const idempotent = isIdempotent(operation, objects)
     let calls = 0
     let resigned = false
@@ -81,12 +93,12 @@ export class Executor {
       let release: (() => void) | undefined
       const progress = { sent: false }
       try {
-        if (this.now() >= deadline) throw new GatewayError('UPSTREAM_TIMEOUT', 'the request deadline passed before Marketo answered', { sent: false })
-        if (this.quotaBlocked) {
-          throw new GatewayError('UPSTREAM_QUOTA_EXCEEDED', 'Marketo daily API quota exceeded (20015)', { upstreamCode: 20015, retryAfterMs: this.quotaBlockedUntil - this.now() })
+        if (preacquired !== undefined) {
+          release = preacquired
+          preacquired = undefined
+        } else {
+          release = await this.acquireSlot(deadline)
         }
-        this.opts.breaker.admit()
-        release = await this.opts.limiter.acquire(deadline)
         const started = this.now()
         const hints: CallHints = { deadline: Math.min(deadline, started + this.opts.callTimeoutMs), progress }
         calls++

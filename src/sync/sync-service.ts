@@ -1,6 +1,7 @@
 import type { GatewayError } from '../errors.js'
 import type { MObject, SyncOperation } from '../marketo/types.js'
-import type { CallLog, Executor } from './executor.js'
+import type { CallLog } from './executor.js'
+import type { Dispatcher } from './coalescer.js'
 import { fromCallError, fromMarketoStatus, summarize, type ObjectResult, type Summary } from './results.js'
 
 export const MAX_OBJECTS_PER_CALL = 100
@@ -52,7 +53,7 @@ export function chunk<T> (items: T[], size: number): T[][] {
 }
 
 export class SyncService {
-  constructor (private readonly executor: Executor, private readonly chunkSize = MAX_OBJECTS_PER_CALL) {}
+  constructor (private readonly dispatcher: Dispatcher, private readonly chunkSize = MAX_OBJECTS_PER_CALL) {}
 
   async run (plan: SyncPlan, deadline: number, log: CallLog): Promise<SyncRun> {
     const chunks = chunk(plan.objects, this.chunkSize)
@@ -63,7 +64,7 @@ export class SyncService {
     const runChunk = async (c: number): Promise<void> => {
       const objects = chunks[c]
       const offset = c * this.chunkSize
-      const outcome = await this.executor.send(plan.operation, objects, deadline, log)
+      const outcome = await this.dispatcher.send(plan.operation, objects, deadline, log)
       calls += outcome.calls
       if (outcome.statuses !== undefined) {
         for (let i = 0; i < objects.length; i++) results[offset + i] = fromMarketoStatus(offset + i, objects[i], outcome.statuses[i])

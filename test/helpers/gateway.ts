@@ -1,4 +1,6 @@
 import { Writable } from 'node:stream'
+import { appendFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
@@ -15,6 +17,33 @@ export interface TestGateway {
 // Every log line of every test gateway, for the secret scan (see secrets.test.ts).
 export const allLogLines: string[] = []
 
+// API keys used by the tests. The secret scan (test/security/secret-scan.test.ts) checks that none
+// of them ever reaches a log line, so every key a test sends must be listed here.
+export const TEST_API_KEY = 'gw-test-key-0c5e8a9d41f7b3'
+export const TEST_API_KEYS = {
+  default: TEST_API_KEY,
+  alice: 'alice-key-7d2f61b0c9e84a55',
+  bob: 'bob-key-3a9c0e7f12d64b88',
+  old: 'rotated-old-key-5be1c7d0a3f2',
+  next: 'rotated-new-key-91d4e6b2c8a0'
+} as const
+
+export function hashKey (key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex')
+}
+
+// With TEST_LOG_FILE / TEST_SECRETS_FILE set (by the secret scan), every log line and every
+// requestSignature the simulators saw are also appended to those files.
+function recordLine (line: string): void {
+  if (process.env.TEST_LOG_FILE !== undefined) appendFileSync(process.env.TEST_LOG_FILE, line.endsWith('\n') ? line : line + '\n')
+}
+
+function recordSignatures (sim: RunningSimulator): void {
+  if (process.env.TEST_SECRETS_FILE === undefined) return
+  const sigs = sim.ledger.map((e) => e.requestSignature).filter((s): s is string => typeof s === 'string' && s !== '')
+  if (sigs.length > 0) appendFileSync(process.env.TEST_SECRETS_FILE, sigs.join('\n') + '\n')
+}
+
 export interface GatewayOptions {
   env?: Record<string, string>
   simulator?: SimulatorOptions
@@ -30,6 +59,7 @@ export async function startGateway (opts: GatewayOptions = {}): Promise<TestGate
       const line = String(chunk)
       logs.push(line)
       allLogLines.push(line)
+      recordLine(line)
       cb()
     }
   })
@@ -39,8 +69,12 @@ export async function startGateway (opts: GatewayOptions = {}): Promise<TestGate
     MARKETO_SOAP_ENDPOINT: sim.endpoint,
     MARKETO_USER_ID: DEMO_USER_ID,
     MARKETO_ENCRYPTION_KEY: DEMO_ENCRYPTION_KEY,
+    // A default caller key, which request() sends unless told otherwise.
+    ...(opts.env?.AUTH_DISABLED === undefined ? { API_KEYS: `test:${hashKey(TEST_API_KEY)}` } : {}),
     ...opts.env
   })
+  const simReset = sim.reset.bind(sim)
+  sim.reset = () => { recordSignatures(sim); simReset() }
   const app = await buildApp(config, { logStream, now: opts.now })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
@@ -52,6 +86,7 @@ export async function startGateway (opts: GatewayOptions = {}): Promise<TestGate
     logs,
     async close () {
       await app.close()
+      recordSignatures(sim)
       await sim.close()
     }
   }
@@ -64,8 +99,13 @@ export interface JsonResponse {
   text: string
 }
 
-export async function request (url: string, init: { method?: string, body?: unknown, rawBody?: string, headers?: Record<string, string> } = {}): Promise<JsonResponse> {
+// Sends `Authorization: Bearer TEST_API_KEY` unless the headers carry one or `auth` says otherwise
+// (`false`: none, a string: that key).
+export async function request (url: string, init: { method?: string, body?: unknown, rawBody?: string, headers?: Record<string, string>, auth?: string | false } = {}): Promise<JsonResponse> {
   const headers: Record<string, string> = { ...init.headers }
+  if (init.auth !== false && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) {
+    headers.authorization = `Bearer ${init.auth ?? TEST_API_KEY}`
+  }
   let body: string | undefined
   if (init.rawBody !== undefined) body = init.rawBody
   else if (init.body !== undefined) {

@@ -46,12 +46,15 @@ describe('start-up and shutdown', () => {
 
   it('SIGTERM with 20 requests in flight: all complete, then exit 0', async () => {
     const sim = await startSimulator({ host: '127.0.0.1', port: 0 })
-    const { child, listening } = startServer({ MARKETO_SOAP_ENDPOINT: sim.endpoint, MARKETO_USER_ID: DEMO_USER_ID, MARKETO_ENCRYPTION_KEY: DEMO_ENCRYPTION_KEY })
+    // Coalescing off, so the 20 requests are 20 upstream calls (10 in flight, 10 queued).
+    const { child, listening } = startServer({ MARKETO_SOAP_ENDPOINT: sim.endpoint, MARKETO_USER_ID: DEMO_USER_ID, MARKETO_ENCRYPTION_KEY: DEMO_ENCRYPTION_KEY, COALESCE_WINDOW_MS: '0' })
     try {
       const url = await listening
       sim.knobs.setDefault({ latencyMs: 1_000 })
       const inFlight = Array.from({ length: 20 }, (_, i) => request(`${url}/opportunities`, { body: { operation: 'insert', opportunities: [{ name: `drain-${i}` }] } }))
-      while (sim.stats.currentConcurrent < 10) await new Promise((resolve) => setTimeout(resolve, 10))
+      const waitUntil = Date.now() + 10_000
+      while (sim.stats.currentConcurrent < 10 && Date.now() < waitUntil) await new Promise((resolve) => setTimeout(resolve, 10))
+      assert.equal(sim.stats.currentConcurrent, 10, 'requests in flight before SIGTERM')
       child.kill('SIGTERM')
       const responses = await Promise.all(inFlight)
       assert.deepEqual(responses.map((r) => r.status), Array(20).fill(200))

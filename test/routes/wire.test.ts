@@ -58,7 +58,8 @@ describe('wire: what reaches Marketo', () => {
       LOG_LEVEL: 'silent',
       MARKETO_SOAP_ENDPOINT: `http://127.0.0.1:${port}${target.pathname}`,
       MARKETO_USER_ID: DEMO_USER_ID,
-      MARKETO_ENCRYPTION_KEY: DEMO_ENCRYPTION_KEY
+      MARKETO_ENCRYPTION_KEY: DEMO_ENCRYPTION_KEY,
+      AUTH_DISABLED: 'i-understand-the-risk'
     }))
     await app.listen({ host: '127.0.0.1', port: 0 })
     gw.app = app

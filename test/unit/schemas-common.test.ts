@@ -168,7 +168,7 @@ describe('the contract as a whole', () => {
   it('gives every shared and route schema an $id', () => {
     assert.deepEqual(
       [...sharedSchemas, ...routeSchemas].map(s => s.$id),
-      ['ExternalKey', 'ObjectResult', 'SyncResult', 'ProblemDetails', 'ProgramParams', 'ProgramCostsBody', 'ProgramTagsBody',
+      ['ExternalKey', 'ObjectResult', 'SyncResult', 'ProblemDetails', 'DryRunResult', 'ProgramParams', 'ProgramCostsBody', 'ProgramTagsBody',
         'OpportunityParams', 'OpportunitiesBody', 'OpportunityPatchBody', 'RolesBody', 'MObjectsSyncBody']
     )
   })

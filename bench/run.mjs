@@ -1,0 +1,373 @@
+// npm run bench: budget use, overhead, memory and soak, start-up — every server on 127.0.0.1, each
+// in its own child process, every phase bounded in time. See BENCHMARKS.md.
+//
+//   node bench/run.mjs [--quick] [--only=startup,budget,overhead,soak] [--runs=N] [--profile] [--json=FILE]
+//   env: BENCH_QUICK=1, BENCH_RUNS, BENCH_DURATION_S, BENCH_WARMUP_S, BENCH_SOAK_S, BENCH_CONNECTIONS,
+//        BENCH_RATE_CALLS, BENCH_RATE_WINDOW_MS, BENCH_BUDGET_WINDOWS, BENCH_BUDGET_CONNECTIONS
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, totalmem } from 'node:os'
+import { join } from 'node:path'
+import {
+  HOST, fixedBody, freePort, httpGet, killAll, load, median, rssBytes, scrapeMetrics, sleep,
+  startChild, stopChild, waitReady
+} from './lib.mjs'
+import { topSelfTime } from './profile.mjs'
+
+const flags = Object.fromEntries(process.argv.slice(2).map((a) => {
+  const m = /^--([^=]+)(?:=(.*))?$/.exec(a)
+  if (m === null) throw new Error(`unknown argument ${a}`)
+  return [m[1], m[2] ?? '1']
+}))
+const env = process.env
+const QUICK = flags.quick === '1' || env.BENCH_QUICK === '1'
+const num = (name, full, quick) => {
+  const v = flags[name.toLowerCase().replace(/^bench_/, '').replace(/_/g, '-')] ?? env[name]
+  return v !== undefined && v !== '' ? Number(v) : QUICK ? quick : full
+}
+const CFG = {
+  runs: num('BENCH_RUNS', 3, 1),
+  durationS: num('BENCH_DURATION_S', 10, 4),
+  warmupS: num('BENCH_WARMUP_S', 3, 1),
+  soakS: num('BENCH_SOAK_S', 300, 40),
+  connections: num('BENCH_CONNECTIONS', 10, 10),
+  // Full: Marketo's real limit (100 calls / 20 s). Quick: the same 5 calls/s in a 2 s window.
+  rateCalls: num('BENCH_RATE_CALLS', 100, 10),
+  rateWindowMs: num('BENCH_RATE_WINDOW_MS', 20_000, 2_000),
+  budgetWindows: num('BENCH_BUDGET_WINDOWS', 2, 4),
+  budgetConnections: num('BENCH_BUDGET_CONNECTIONS', 400, 400),
+  startupSamples: 5
+}
+const ONLY = new Set((flags.only ?? 'startup,budget,overhead,soak').split(','))
+const SIM = 'dist/simulator/server.js'
+const GATEWAY = 'dist/server.js'
+const CREDS = { MARKETO_USER_ID: 'demo17_1_809934544BFABAE58E5D27', MARKETO_ENCRYPTION_KEY: '27272727aa' }
+const JSON_HEADERS = { 'content-type': 'application/json' }
+const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a)
+
+process.on('SIGINT', () => { killAll(); process.exit(130) })
+process.on('exit', killAll)
+
+async function startSimulator (extraEnv) {
+  const port = await freePort()
+  const child = startChild(SIM, { SIMULATOR_HOST: HOST, SIMULATOR_PORT: String(port), ...extraEnv })
+  await waitReady(`http://${HOST}:${port}/healthz`, child)
+  return { child, port, base: `http://${HOST}:${port}`, endpoint: `http://${HOST}:${port}/soap/mktows/2_3` }
+}
+
+function gatewayEnv (sim, port, extra) {
+  return {
+    HOST,
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    MARKETO_SOAP_ENDPOINT: sim.endpoint,
+    ...CREDS,
+    AUTH_DISABLED: 'i-understand-the-risk',
+    API_KEYS: '',
+    API_KEY_RATE_LIMIT: '0',
+    ...extra
+  }
+}
+
+async function startGateway (sim, extra = {}, nodeArgs = []) {
+  const port = await freePort()
+  const since = performance.now()
+  const child = startChild(GATEWAY, gatewayEnv(sim, port, extra), nodeArgs)
+  const readyMs = await waitReady(`http://${HOST}:${port}/readyz`, child, { since })
+  return { child, port, base: `http://${HOST}:${port}`, readyMs }
+}
+
+async function startBare () {
+  const port = await freePort()
+  const child = startChild('bench/bare.mjs', { PORT: String(port) })
+  await waitReady(`http://${HOST}:${port}/readyz`, child)
+  return { child, port, base: `http://${HOST}:${port}` }
+}
+
+// ---------------------------------------------------------------- start-up
+async function benchStartup () {
+  const sim = await startSimulator({ SIMULATOR_LIMITS: 'off' })
+  const samples = []
+  try {
+    for (let i = 0; i < CFG.startupSamples; i++) {
+      const gw = await startGateway(sim)
+      samples.push(gw.readyMs)
+      await stopChild(gw.child)
+    }
+  } finally { await stopChild(sim.child) }
+  log('start-up ms', samples.map((s) => s.toFixed(0)).join(' '))
+  return { startupMs: median(samples), samples }
+}
+
+// ---------------------------------------------------------------- budget use
+async function benchBudget () {
+  const { rateCalls: C, rateWindowMs: W, budgetWindows: K, budgetConnections: N } = CFG
+  const sim = await startSimulator({
+    SIMULATOR_ADMIN: '1',
+    SIMULATOR_RATE_CALLS: String(C),
+    SIMULATOR_RATE_WINDOW_MS: String(W),
+    SIMULATOR_MAX_CONCURRENT: '10',
+    SIMULATOR_DAILY_QUOTA: '0'
+  })
+  const gw = await startGateway(sim, { MARKETO_RATE_LIMIT_CALLS: String(C), MARKETO_RATE_LIMIT_WINDOW_MS: String(W) })
+  const runId = `${Date.now().toString(36)}`
+  let seq = 0
+  let createdInResponses = 0
+  try {
+    // One window of warm-up absorbs the rolling window's initial burst; then K whole windows are measured.
+    const started = Date.now()
+    const t0 = started + W
+    const t1 = t0 + K * W
+    const result = await load({
+      url: gw.base,
+      connections: N,
+      duration: (t1 - started) / 1000 + 0.5,
+      timeout: Math.ceil((W * 3 + 30_000) / 1000),
+      requests: [{
+        method: 'POST',
+        path: '/opportunities',
+        headers: JSON_HEADERS,
+        setupRequest: (req) => {
+          const n = seq++
+          req.body = `{"operation":"upsert","opportunities":[{"externalKey":{"name":"opportunityId","value":"b-${runId}-${n}"},"name":"Budget ${n}","amount":${n % 100_000},"stage":"Prospecting"}]}`
+          return req
+        },
+        onResponse: (status, body) => {
+          if (status === 200) createdInResponses += Number(/"created":(\d+)/.exec(body)?.[1] ?? 0)
+        }
+      }]
+    })
+    const stats = JSON.parse((await httpGet(`${sim.base}/__admin/stats`)).body)
+    const ledger = JSON.parse((await httpGet(`${sim.base}/__admin/ledger`, 30_000)).body)
+    const syncs = ledger.filter((e) => e.operation === 'syncMObjects')
+    if (env.BENCH_DEBUG_LEDGER) writeFileSync(env.BENCH_DEBUG_LEDGER, syncs.map((e) => `${e.receivedAt} ${e.objects?.length ?? 0} ${e.faultCode ?? ''}`).join('\n') + '\n')
+    let applied = 0
+    let calls = 0
+    for (const e of syncs) {
+      const t = Date.parse(e.receivedAt)
+      if (t >= t0 && t < t1 && e.applied && e.faultCode === undefined) { applied += e.objects?.length ?? 0; calls++ }
+    }
+    const totalApplied = syncs.reduce((a, e) => a + (e.applied && e.faultCode === undefined ? e.objects?.length ?? 0 : 0), 0)
+    const theoretical = (C / (W / 1000)) * 100
+    const appliedPerS = applied / ((t1 - t0) / 1000)
+    // Longest acceptable wait: the window, plus the batches ahead of a request at the allowed rate, plus one call.
+    const waitBoundMs = W + Math.ceil(N / 100) * (W / C) + 1_000
+    const faults = stats.faultsByCode ?? {}
+    const out = {
+      appliedPerS,
+      theoreticalPerS: theoretical,
+      budgetUse: appliedPerS / theoretical,
+      objectsPerCall: calls > 0 ? applied / calls : 0,
+      createdPerSResponses: createdInResponses / result.duration,
+      appliedTotal: totalApplied,
+      faults20023: faults['20023'] ?? 0,
+      faults20024: faults['20024'] ?? 0,
+      otherFaults: Object.entries(faults).filter(([c]) => c !== '20023' && c !== '20024'),
+      p50: result.p50,
+      p99: result.p99,
+      max: result.max,
+      waitBoundMs,
+      rejected: result.non2xx + result.errors + result.timeouts,
+      requests: result.ok,
+      statusCodeStats: result.statusCodeStats,
+      gatewayRssMB: rssBytes(gw.child.pid) / 2 ** 20
+    }
+    log('budget', JSON.stringify(out))
+    return out
+  } finally {
+    await stopChild(gw.child)
+    await stopChild(sim.child)
+  }
+}
+
+// ---------------------------------------------------------------- overhead
+function runDirect (sim, objects) {
+  const child = startChild('bench/direct.mjs', {
+    ENDPOINT: sim.endpoint,
+    OBJECTS: String(objects),
+    CONCURRENCY: String(CFG.connections),
+    DURATION_MS: String(CFG.durationS * 1000),
+    WARMUP_MS: String(CFG.warmupS * 1000)
+  })
+  return child.exited.then(({ code }) => {
+    if (code !== 0) throw new Error(`direct driver failed:\n${child.output}`)
+    return JSON.parse(child.output.trim().split('\n').at(-1))
+  })
+}
+
+async function httpLoad (base, objects) {
+  const body = JSON.stringify(fixedBody(objects))
+  const opts = { url: `${base}/opportunities`, method: 'POST', headers: JSON_HEADERS, body, connections: CFG.connections }
+  await load({ ...opts, duration: CFG.warmupS })
+  const r = await load({ ...opts, duration: CFG.durationS })
+  if (r.non2xx + r.errors + r.timeouts > 0) log('WARNING: failed requests', base, JSON.stringify(r.statusCodeStats), r.errors, r.timeouts)
+  return r
+}
+
+async function benchOverhead (profileDir) {
+  const sim = await startSimulator({ SIMULATOR_LIMITS: 'off' })
+  const out = {}
+  try {
+    const nodeArgs = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
+    const gw = await startGateway(sim, { COALESCE_WINDOW_MS: '0', MARKETO_RATE_LIMIT_WINDOW_MS: '0' }, nodeArgs)
+    const bare = profileDir === undefined ? await startBare() : undefined
+    try {
+      for (const n of [1, 100]) {
+        const g = await httpLoad(gw.base, n)
+        if (profileDir !== undefined) { out[n] = { gateway: g }; continue }
+        const d = await runDirect(sim, n)
+        const b = await httpLoad(bare.base, n)
+        out[n] = {
+          gateway: g,
+          direct: d,
+          bare: b,
+          rpsVsDirect: g.rps / d.rps,
+          p50VsDirect: g.p50 / d.p50,
+          p99VsDirect: g.p99 / d.p99,
+          p50MinusDirectMs: g.p50 - d.p50,
+          rpsVsBare: g.rps / b.rps,
+          p50VsBare: g.p50 / b.p50,
+          p99VsBare: g.p99 / b.p99
+        }
+        const f = (r) => `${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)}`
+        log(`overhead ${n} obj: gateway ${f(g)} | direct ${f(d)} | bare ${f(b)}`)
+      }
+    } finally {
+      await stopChild(gw.child)
+      if (bare !== undefined) await stopChild(bare.child)
+    }
+  } finally { await stopChild(sim.child) }
+  return out
+}
+
+// ---------------------------------------------------------------- memory and soak
+async function benchSoak () {
+  const sim = await startSimulator({ SIMULATOR_LIMITS: 'off' })
+  const gw = await startGateway(sim, { MARKETO_RATE_LIMIT_WINDOW_MS: '0' })
+  const mark1 = Math.min(60, CFG.soakS / 5) * 1000
+  const end = CFG.soakS * 1000
+  const samples = []
+  const soakState = { stop: false }
+  const started = performance.now()
+  const sampler = (async () => {
+    while (!soakState.stop) {
+      const t = performance.now() - started
+      try {
+        const m = await scrapeMetrics(`${gw.base}/metrics`)
+        samples.push({ t, rss: rssBytes(gw.child.pid), heap: m.nodejs_heap_size_used_bytes, lagP99: m.nodejs_eventloop_lag_p99_seconds })
+      } catch (err) { log('metrics scrape failed', err.message) }
+      await sleep(2_000)
+    }
+  })()
+  try {
+    // Steady mixed load: 1-object writes (coalesced, default 2 ms window) and 100-object writes.
+    const small = { url: `${gw.base}/opportunities`, method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(fixedBody(1)), connections: 16, duration: CFG.soakS }
+    const large = { ...small, body: JSON.stringify(fixedBody(100)), connections: 4 }
+    const [s, l] = await Promise.all([load(small), load(large)])
+    soakState.stop = true
+    await sampler
+    const near = (mark) => samples.filter((x) => x.t <= mark && x.t > mark - Math.max(10_000, mark / 6))
+    const heap1 = median(near(mark1).map((x) => x.heap))
+    const heap5 = median(near(end).map((x) => x.heap))
+    const steady = samples.filter((x) => x.t > mark1)
+    const out = {
+      rssMB: median(steady.map((x) => x.rss)) / 2 ** 20,
+      rssMaxMB: Math.max(...steady.map((x) => x.rss)) / 2 ** 20,
+      heap1MB: heap1 / 2 ** 20,
+      heap5MB: heap5 / 2 ** 20,
+      heapGrowth: heap5 / heap1 - 1,
+      lagP99Ms: Math.max(...steady.map((x) => x.lagP99)) * 1000,
+      lagP99MedianMs: median(steady.map((x) => x.lagP99)) * 1000,
+      rps1: s.rps,
+      rps100: l.rps,
+      failed: s.non2xx + s.errors + s.timeouts + l.non2xx + l.errors + l.timeouts,
+      markS: [mark1 / 1000, end / 1000]
+    }
+    log('soak', JSON.stringify(out))
+    return out
+  } finally {
+    soakState.stop = true
+    await stopChild(gw.child)
+    await stopChild(sim.child)
+  }
+}
+
+// ---------------------------------------------------------------- report
+const fmt = (v, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : 'n/a')
+const pct = (v) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : 'n/a')
+const pick = (runs, f) => median(runs.map((r) => { try { return f(r) } catch { return NaN } }))
+const mark = (ok) => (ok === undefined ? '' : ok ? 'ok' : 'MISS')
+
+function report (runs, soak) {
+  const rows = []
+  const row = (section, metric, value, target = '', ok) => rows.push([section, metric, value, target, mark(ok)])
+  if (runs.some((r) => r.budget)) {
+    const b = (f) => pick(runs.filter((r) => r.budget), (r) => f(r.budget))
+    row('budget', `applied obj/s (limit ${CFG.rateCalls}/${CFG.rateWindowMs} ms)`, fmt(b((x) => x.appliedPerS), 0), `max ${fmt(b((x) => x.theoreticalPerS), 0)}`)
+    row('budget', 'budget use', pct(b((x) => x.budgetUse)), '>= 95%', b((x) => x.budgetUse) >= 0.95)
+    row('budget', 'objects per call', fmt(b((x) => x.objectsPerCall), 1), '~100')
+    row('budget', 'created/s from responses (whole run)', fmt(b((x) => x.createdPerSResponses), 0))
+    row('budget', 'faults 20023 / 20024', `${b((x) => x.faults20023)} / ${b((x) => x.faults20024)}`, '0 / 0', b((x) => x.faults20023 + x.faults20024) === 0)
+    row('budget', 'p50 / p99 / max latency ms', `${fmt(b((x) => x.p50), 0)} / ${fmt(b((x) => x.p99), 0)} / ${fmt(b((x) => x.max), 0)}`, `max <= ${fmt(b((x) => x.waitBoundMs), 0)}`, b((x) => x.max) <= b((x) => x.waitBoundMs))
+    row('budget', 'rejected requests', fmt(b((x) => x.rejected), 0), '0', b((x) => x.rejected) === 0)
+  }
+  if (runs.some((r) => r.overhead)) {
+    for (const n of [1, 100]) {
+      const o = (f) => pick(runs.filter((r) => r.overhead), (r) => f(r.overhead[n]))
+      const who = (k) => `${fmt(o((x) => x[k].rps), 0)} req/s, p50 ${fmt(o((x) => x[k].p50))}, p99 ${fmt(o((x) => x[k].p99))}`
+      row(`overhead ${n}`, 'gateway', who('gateway'))
+      row(`overhead ${n}`, 'direct strong-soap', who('direct'))
+      row(`overhead ${n}`, 'bare Fastify', who('bare'))
+      row(`overhead ${n}`, 'gateway/direct rps, p50, p99', `${fmt(o((x) => x.rpsVsDirect))}, ${fmt(o((x) => x.p50VsDirect))}x, ${fmt(o((x) => x.p99VsDirect))}x`,
+        n === 100 ? 'p50 <= 1.3x' : 'p50 <= direct + 2 ms',
+        n === 100 ? o((x) => x.p50VsDirect) <= 1.3 : o((x) => x.p50MinusDirectMs) <= 2)
+      if (n === 1) row(`overhead ${n}`, 'gateway p50 - direct p50', `${fmt(o((x) => x.p50MinusDirectMs))} ms`)
+      row(`overhead ${n}`, 'gateway/bare rps, p50, p99', `${fmt(o((x) => x.rpsVsBare))}, ${fmt(o((x) => x.p50VsBare))}x, ${fmt(o((x) => x.p99VsBare))}x`)
+    }
+  }
+  if (soak) {
+    row('soak', `RSS steady (median / max) MB, ${CFG.soakS} s`, `${fmt(soak.rssMB, 0)} / ${fmt(soak.rssMaxMB, 0)}`, '< 150', soak.rssMaxMB < 150)
+    row('soak', `heap used at ${soak.markS[0]} s -> ${soak.markS[1]} s MB`, `${fmt(soak.heap1MB, 1)} -> ${fmt(soak.heap5MB, 1)} (${pct(soak.heapGrowth)})`, '< 10%', soak.heapGrowth < 0.1)
+    row('soak', 'event-loop delay p99 (max / median of scrapes)', `${fmt(soak.lagP99Ms, 1)} / ${fmt(soak.lagP99MedianMs, 1)} ms`, '< 20 ms', soak.lagP99Ms < 20)
+    row('soak', 'throughput 1-obj / 100-obj req/s, failed', `${fmt(soak.rps1, 0)} / ${fmt(soak.rps100, 0)}, ${soak.failed}`)
+  }
+  if (runs.some((r) => r.startup)) {
+    const s = pick(runs.filter((r) => r.startup), (r) => r.startup.startupMs)
+    row('start-up', 'process start -> /readyz 200 (median)', `${fmt(s, 0)} ms`, '< 1500 ms', s < 1500)
+  }
+  const widths = [0, 1, 2, 3, 4].map((i) => Math.max(...rows.map((r) => String(r[i]).length), 6))
+  const line = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join(' | ')
+  console.log(`\nBenchmark (${QUICK ? 'quick' : 'full'}; ${runs.length} run(s), medians; ${cpus().length} CPUs ${cpus()[0]?.model ?? ''}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; load average now ${loadavg().map((x) => x.toFixed(2)).join(' ')})`)
+  console.log(`overhead: ${CFG.connections} connections, ${CFG.warmupS} s warm-up + ${CFG.durationS} s; budget: ${CFG.budgetConnections} connections, ${CFG.rateCalls} calls / ${CFG.rateWindowMs} ms, 1 + ${CFG.budgetWindows} windows`)
+  console.log(line(['section', 'metric', 'value', 'target', '']))
+  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'))
+  for (const r of rows) console.log(line(r))
+}
+
+async function main () {
+  log('config', JSON.stringify({ quick: QUICK, ...CFG, only: [...ONLY] }))
+  if (flags.profile === '1') {
+    const dir = join('bench', 'profiles')
+    mkdirSync(dir, { recursive: true })
+    await benchOverhead(dir)
+    const latest = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]
+    console.log(`\nTop self time, gateway under the overhead scenario (${latest}):`)
+    for (const r of topSelfTime(latest, 25)) console.log(`${r.pct.toFixed(1).padStart(5)}%  ${r.ms.toFixed(0).padStart(7)} ms  ${r.fn}`)
+    return
+  }
+  const runs = []
+  for (let i = 0; i < CFG.runs; i++) {
+    log(`run ${i + 1}/${CFG.runs}`)
+    const r = {}
+    if (ONLY.has('startup')) r.startup = await benchStartup()
+    if (ONLY.has('budget')) r.budget = await benchBudget()
+    if (ONLY.has('overhead')) r.overhead = await benchOverhead()
+    runs.push(r)
+  }
+  let soak
+  if (ONLY.has('soak')) { log(`soak ${CFG.soakS} s`); soak = await benchSoak() }
+  report(runs, soak)
+  if (flags.json !== undefined) writeFileSync(flags.json, JSON.stringify({ config: CFG, quick: QUICK, runs, soak }, null, 2))
+}
+
+main().then(() => process.exit(0), (err) => { console.error(err); killAll(); process.exit(1) })

@@ -1,0 +1,129 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { GatewayError } from '../errors.js'
+import type { MObject } from '../marketo/types.js'
+import { sendProblem } from '../plugins/errors.js'
+import { ref, ProblemDetails, ObjectResult } from '../schemas/common.js'
+import { OpportunityParams } from '../schemas/opportunities.js'
+import { DeleteBody, DeleteResult, RoleParams } from '../schemas/reads.js'
+import type { DeleteBody as DeleteBodyT } from '../schemas/reads.js'
+import type { ReadExecutor } from '../sync/call.js'
+import { fromCallError, fromMarketoStatus, summarize, type ObjectResult as Result } from '../sync/results.js'
+import type { SyncRun } from '../sync/sync-service.js'
+
+export interface DeleteRoutesOptions {
+  requestTimeoutMs: number
+  reader: ReadExecutor
+}
+
+const MAX_OBJECTS_PER_CALL = 100
+
+const problem = ref(ProblemDetails)
+const errorResponses = {
+  400: { ...problem, description: 'Invalid request: bad id, unknown field, empty or oversized batch' },
+  401: { ...problem, description: 'Missing or invalid API key (Authorization: Bearer); see WWW-Authenticate' },
+  429: { ...problem, description: 'The API key\'s rate limit, or Marketo\'s rate limit or daily quota, reached; see Retry-After' },
+  502: { ...problem, description: 'Marketo failed or answered something that cannot be trusted; objects are `unknown` or `not_applied`' },
+  503: { ...problem, description: 'Marketo unreachable, its concurrency limit reached, or the circuit is open; see Retry-After' },
+  504: { ...problem, description: 'Marketo did not answer before the deadline; objects are `unknown`' }
+}
+
+interface DeleteRun {
+  results: Result[]
+  calls: number
+  error?: GatewayError
+}
+
+const deleteRoutes: FastifyPluginAsync<DeleteRoutesOptions> = async (app, opts) => {
+  // Calls of at most 100, one after the other; after a failed call the rest is not sent.
+  async function run (request: FastifyRequest, objects: Array<{ type: string, id: number }>): Promise<DeleteRun> {
+    const deadline = Date.now() + opts.requestTimeoutMs
+    const results: Result[] = []
+    let calls = 0
+    let error: GatewayError | undefined
+    for (let start = 0; start < objects.length; start += MAX_OBJECTS_PER_CALL) {
+      const batch = objects.slice(start, start + MAX_OBJECTS_PER_CALL)
+      const sent: MObject[] = batch.map((o) => ({ type: o.type, id: o.id }))
+      if (error !== undefined) {
+        const notSent = new GatewayError(error.code, 'not sent: an earlier call of this request failed', { sent: false })
+        sent.forEach((o, i) => results.push(fromCallError(start + i, o, notSent)))
+        continue
+      }
+      calls++
+      try {
+        const statuses = await opts.reader.deleteMObjects(batch, deadline, request.log)
+        statuses.forEach((s, i) => results.push(fromMarketoStatus(start + i, sent[i], s)))
+      } catch (err) {
+        error = err instanceof GatewayError ? err : new GatewayError('INTERNAL', 'unexpected error while deleting', { cause: err, sent: true })
+        const failed = error
+        sent.forEach((o, i) => results.push(fromCallError(start + i, o, failed)))
+      }
+    }
+    const summary = summarize(results)
+    // The audit line lists the ids and statuses; a delete has no sync operation of its own.
+    request.audit = { operation: 'DELETE', run: { operation: 'DELETE', results, summary, calls } as unknown as SyncRun }
+    request.log.info({ operation: 'DELETE', objects: objects.length, marketoCalls: calls, summary, upstreamCode: error?.upstreamCode }, 'delete finished')
+    return { results, calls, error }
+  }
+
+  function sendSingle (request: FastifyRequest, reply: FastifyReply, r: DeleteRun): FastifyReply {
+    if (r.error !== undefined) return sendProblem(request, reply, r.error, { summary: summarize(r.results), results: r.results })
+    const result = r.results[0]
+    return reply.code(result.status === 'failed' ? 207 : 200).send(result)
+  }
+
+  const single = (what: string) => ({
+    200: { ...ref(ObjectResult), description: `deleted, or unchanged when no ${what} has this id` },
+    207: { ...ref(ObjectResult), description: 'Marketo refused the delete; see error' },
+    ...errorResponses
+  })
+
+  app.delete<{ Params: { id: number } }>('/opportunities/:id', {
+    schema: {
+      tags: ['opportunities'],
+      operationId: 'deleteOpportunity',
+      summary: 'Delete one opportunity (and its roles)',
+      description: 'deleteMObjects. Deleting an opportunity that does not exist answers `unchanged`.',
+      params: OpportunityParams,
+      response: single('opportunity')
+    }
+  }, async (request, reply) => {
+    return sendSingle(request, reply, await run(request, [{ type: 'Opportunity', id: request.params.id }]))
+  })
+
+  app.delete<{ Params: { id: number } }>('/opportunities/roles/:id', {
+    schema: {
+      tags: ['opportunities'],
+      operationId: 'deleteOpportunityRole',
+      summary: 'Delete one opportunity person role',
+      description: 'deleteMObjects. Deleting a role that does not exist answers `unchanged`.',
+      params: RoleParams,
+      response: single('role')
+    }
+  }, async (request, reply) => {
+    return sendSingle(request, reply, await run(request, [{ type: 'OpportunityPersonRole', id: request.params.id }]))
+  })
+
+  app.post<{ Body: DeleteBodyT }>('/mobjects/delete', {
+    schema: {
+      tags: ['mobjects'],
+      operationId: 'deleteMObjects',
+      summary: 'Delete opportunities and roles in a batch (1 to 1,000)',
+      description: 'deleteMObjects in calls of at most 100; results in input order, each deleted, unchanged (not found) or failed.',
+      body: DeleteBody,
+      response: {
+        200: { ...ref(DeleteResult), description: 'No object failed' },
+        207: { ...ref(DeleteResult), description: 'At least one object failed; see results[].error' },
+        ...errorResponses,
+        413: { ...problem, description: 'Body larger than the limit' },
+        415: { ...problem, description: 'Body is not application/json' }
+      }
+    }
+  }, async (request, reply) => {
+    const r = await run(request, request.body.objects)
+    const summary = summarize(r.results)
+    if (r.error !== undefined) return sendProblem(request, reply, r.error, { summary, results: r.results })
+    return reply.code(summary.failed > 0 ? 207 : 200).send({ requestId: String(request.id), operation: 'delete', summary, results: r.results })
+  })
+}
+
+export default deleteRoutes

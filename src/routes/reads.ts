@@ -1,0 +1,316 @@
+import { createHash } from 'node:crypto'
+import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify'
+import { GatewayError } from '../errors.js'
+import type { DescribeCache } from '../describe-cache.js'
+import type { Criterion, GetMObjectsQuery, ReadMObject } from '../marketo/reads.js'
+import type { Association } from '../marketo/types.js'
+import { opportunityFromMObject, programFromMObject, roleFromMObject } from '../mapping/reads.js'
+import { ref, ProblemDetails } from '../schemas/common.js'
+import { OpportunityParams } from '../schemas/opportunities.js'
+import { ProgramParams } from '../schemas/programs.js'
+import {
+  DescribeParams, ObjectDescription, Opportunity, OpportunityListQuery, OpportunityPage, OpportunityRole, OpportunityRolePage,
+  Program, ProgramListQuery, ProgramPage, RoleListQuery, RoleParams, MAX_PAGE_SIZE,
+  type MObjectType
+} from '../schemas/reads.js'
+import type { ReadExecutor } from '../sync/call.js'
+
+export interface ReadRoutesOptions {
+  requestTimeoutMs: number
+  reader: ReadExecutor
+  describeCache: DescribeCache
+}
+
+const problem = ref(ProblemDetails)
+export const readErrorResponses = {
+  400: { ...problem, description: 'Invalid query: unknown parameter, wrong type, or a cursor from other filters' },
+  401: { ...problem, description: 'Missing or invalid API key (Authorization: Bearer); see WWW-Authenticate' },
+  429: { ...problem, description: 'The API key\'s rate limit, or Marketo\'s rate limit or daily quota, reached; see Retry-After' },
+  502: { ...problem, description: 'Marketo failed or answered something that cannot be trusted' },
+  503: { ...problem, description: 'Marketo unreachable, its concurrency limit reached, or the circuit is open; see Retry-After' },
+  504: { ...problem, description: 'Marketo did not answer before the deadline' }
+}
+const notFound = (what: string) => ({ 404: { ...problem, description: `No ${what} with this id` } })
+
+// ------------------------------------------------------------------ cursors
+
+/**
+ * A cursor is opaque to callers: base64url JSON of Marketo's streamPosition (`sp`), how many
+ * objects of that Marketo page were already returned (`o`) and the id of the last one (`a`),
+ * plus a hash of the filters (`f`), so a cursor is refused with other filters.
+ */
+export interface CursorState {
+  sp?: string
+  o: number
+  a?: number
+}
+
+export function filterHash (route: string, filters: Record<string, unknown>): string {
+  const entries = Object.entries(filters).filter(([k, v]) => k !== 'cursor' && k !== 'limit' && v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1))
+  return createHash('sha256').update(JSON.stringify([route, entries])).digest('base64url').slice(0, 16)
+}
+
+export function encodeCursor (state: CursorState, hash: string): string {
+  return Buffer.from(JSON.stringify({ ...state, f: hash })).toString('base64url')
+}
+
+export function decodeCursor (cursor: string, hash: string): CursorState {
+  const invalid = (message: string): GatewayError =>
+    new GatewayError('VALIDATION_FAILED', `cursor ${message}`, { errors: [{ path: 'querystring:/cursor', message }] })
+  let raw: unknown
+  try {
+    raw = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  } catch {
+    throw invalid('is not a cursor this gateway issued')
+  }
+  const c = raw as Record<string, unknown>
+  if (c === null || typeof c !== 'object' || typeof c.f !== 'string' || typeof c.o !== 'number' || !Number.isSafeInteger(c.o) || c.o < 0 ||
+    (c.sp !== undefined && typeof c.sp !== 'string') || (c.a !== undefined && typeof c.a !== 'number')) {
+    throw invalid('is not a cursor this gateway issued')
+  }
+  if (c.f !== hash) throw invalid('was issued for other filters: repeat the same filters, or start again without a cursor')
+  const state: CursorState = { o: c.o }
+  if (c.sp !== undefined) state.sp = c.sp as string
+  if (c.a !== undefined) state.a = c.a as number
+  return state
+}
+
+/** A caller's date or date-time as Marketo compares them (W3C, UTC, whole seconds). */
+export function criteriaInstant (value: string): string {
+  const ms = Date.parse(value)
+  if (Number.isNaN(ms)) throw new GatewayError('VALIDATION_FAILED', `${value} is not a valid date`)
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00')
+}
+
+function eq (attrName: string, value: string | number | undefined): Criterion[] {
+  return value === undefined ? [] : [{ attrName, comparison: 'EQ', attrValue: String(value) }]
+}
+
+function range (attrName: string, gte: string | undefined, lt: string | undefined): Criterion[] {
+  const out: Criterion[] = []
+  if (gte !== undefined) out.push({ attrName, comparison: 'GE', attrValue: criteriaInstant(gte) })
+  if (lt !== undefined) out.push({ attrName, comparison: 'LT', attrValue: criteriaInstant(lt) })
+  return out
+}
+
+function upstreamValueError (err: unknown): never {
+  if (err instanceof RangeError) {
+    throw new GatewayError('UPSTREAM_PROTOCOL_ERROR', `Marketo returned a value the gateway cannot read (${err.message})`, { cause: err, sent: true })
+  }
+  throw err
+}
+
+const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
+  const { reader, describeCache } = opts
+  const deadline = (): number => Date.now() + opts.requestTimeoutMs
+
+  /** One page of `limit` objects from the position in `state`, filling it from the next Marketo page when needed. */
+  async function readPage (query: GetMObjectsQuery, limit: number, state: CursorState | undefined, until: number, log: FastifyBaseLogger): Promise<{ items: ReadMObject[], next?: CursorState }> {
+    let sp = state?.sp
+    let skip = state?.o ?? 0
+    let after = state?.a
+    const items: ReadMObject[] = []
+    // limit ≤ 100 ≤ a Marketo page: two pages always suffice; the third guards against empty pages.
+    for (let calls = 0; calls < 3; calls++) {
+      const page = await reader.getMObjects(sp === undefined ? query : { ...query, streamPosition: sp }, until, log)
+      let start = Math.min(skip, page.objects.length)
+      if (after !== undefined) {
+        // Resume after the last object returned, even if the page shifted since.
+        const at = page.objects.findIndex((o) => o.id === after)
+        if (at >= 0) start = at + 1
+        else if (page.objects.every((o, i) => i === 0 || page.objects[i - 1].id < o.id)) start = page.objects.findIndex((o) => o.id > (after as number))
+        if (start < 0) start = page.objects.length
+      }
+      const taken = page.objects.slice(start, start + limit - items.length)
+      items.push(...taken)
+      const consumed = start + taken.length
+      if (consumed < page.objects.length) {
+        const next: CursorState = { o: consumed }
+        if (sp !== undefined) next.sp = sp
+        if (items.length > 0) next.a = items[items.length - 1].id
+        return { items, next }
+      }
+      if (!page.hasMore || page.newStreamPosition === '') return { items }
+      sp = page.newStreamPosition
+      skip = 0
+      after = undefined
+      if (items.length >= limit) break
+    }
+    return { items, next: { sp, o: 0 } }
+  }
+
+  async function list<Q extends { cursor?: string, limit?: number }, T> (
+    route: string, q: Q, query: GetMObjectsQuery, log: FastifyBaseLogger, map: (o: ReadMObject) => T | Promise<T>
+  ): Promise<{ items: T[], nextCursor: string | null }> {
+    const hash = filterHash(route, q)
+    const state = q.cursor === undefined ? undefined : decodeCursor(q.cursor, hash)
+    const page = await readPage(query, q.limit ?? MAX_PAGE_SIZE, state, deadline(), log)
+    const items: T[] = []
+    for (const o of page.items) items.push(await map(o))
+    return { items, nextCursor: page.next === undefined ? null : encodeCursor(page.next, hash) }
+  }
+
+  async function one (type: MObjectType, id: number, what: string, query: Partial<GetMObjectsQuery>, log: FastifyBaseLogger): Promise<ReadMObject> {
+    const page = await reader.getMObjects({ type, id, ...query }, deadline(), log)
+    const found = page.objects.find((o) => o.id === id)
+    if (found === undefined) throw new GatewayError('NOT_FOUND', `${what} ${id} does not exist`)
+    return found
+  }
+
+  async function opportunityFields (log: FastifyBaseLogger) {
+    return (await describeCache.get('Opportunity', deadline(), log)).fields
+  }
+
+  app.get<{ Params: { id: number } }>('/opportunities/:id', {
+    schema: {
+      tags: ['opportunities'],
+      operationId: 'getOpportunity',
+      summary: 'Read one opportunity',
+      description: 'getMObjects by id. Custom fields are typed from describeMObject (cached).',
+      params: OpportunityParams,
+      response: { 200: { ...ref(Opportunity), description: 'The opportunity' }, ...notFound('opportunity'), ...readErrorResponses }
+    }
+  }, async (request) => {
+    const [object, fields] = await Promise.all([one('Opportunity', request.params.id, 'opportunity', {}, request.log), opportunityFields(request.log)])
+    try {
+      return opportunityFromMObject(object, fields)
+    } catch (err) {
+      return upstreamValueError(err)
+    }
+  })
+
+  app.get<{ Querystring: OpportunityListQuery }>('/opportunities', {
+    schema: {
+      tags: ['opportunities'],
+      operationId: 'listOpportunities',
+      summary: 'List opportunities, or look one up by external key',
+      description: 'getMObjects with criteria (Name, Stage, Type equal; Created At/Updated At ranges), a Company association, or an externalKey. ' +
+        'Pages of `limit` objects; pass `nextCursor` back as `cursor` with the same filters.',
+      querystring: OpportunityListQuery,
+      response: { 200: { ...ref(OpportunityPage), description: 'One page of opportunities' }, ...readErrorResponses }
+    }
+  }, async (request) => {
+    const q = request.query
+    const keyName = q['externalKey.name']
+    const keyValue = q['externalKey.value']
+    if ((keyName === undefined) !== (keyValue === undefined)) {
+      const missing = keyName === undefined ? 'externalKey.name' : 'externalKey.value'
+      throw new GatewayError('VALIDATION_FAILED', `externalKey.name and externalKey.value go together: ${missing} is missing`, { errors: [{ path: `querystring:/${missing}`, message: 'is required with the other externalKey parameter' }] })
+    }
+    const externalKey = keyName !== undefined && keyValue !== undefined ? { name: keyName, value: keyValue } : undefined
+    const associations: Association[] = q.companyId === undefined ? [] : [{ mObjType: 'Company', id: q.companyId }]
+    const query: GetMObjectsQuery = {
+      type: 'Opportunity',
+      criteria: [...eq('Name', q.name), ...eq('Stage', q.stage), ...eq('Type', q.type), ...range('Created At', q['createdAt.gte'], q['createdAt.lt']), ...range('Updated At', q['updatedAt.gte'], q['updatedAt.lt'])],
+      associations
+    }
+    if (externalKey !== undefined) query.externalKey = externalKey
+    const fields = await opportunityFields(request.log)
+    return await list('/opportunities', q, query, request.log, (o) => {
+      try {
+        return opportunityFromMObject(o, fields, externalKey)
+      } catch (err) {
+        return upstreamValueError(err)
+      }
+    })
+  })
+
+  app.get<{ Querystring: RoleListQuery }>('/opportunities/roles', {
+    schema: {
+      tags: ['opportunities'],
+      operationId: 'listOpportunityRoles',
+      summary: 'List opportunity person roles, by opportunity, person or role',
+      querystring: RoleListQuery,
+      response: { 200: { ...ref(OpportunityRolePage), description: 'One page of roles' }, ...readErrorResponses }
+    }
+  }, async (request) => {
+    const q = request.query
+    const associations: Association[] = []
+    if (q.opportunityId !== undefined) associations.push({ mObjType: 'Opportunity', id: q.opportunityId })
+    if (q.personId !== undefined) associations.push({ mObjType: 'Lead', id: q.personId })
+    const query: GetMObjectsQuery = { type: 'OpportunityPersonRole', criteria: eq('Role', q.role), associations }
+    return await list('/opportunities/roles', q, query, request.log, (o) => {
+      try {
+        return roleFromMObject(o)
+      } catch (err) {
+        return upstreamValueError(err)
+      }
+    })
+  })
+
+  app.get<{ Params: { id: number } }>('/opportunities/roles/:id', {
+    schema: {
+      tags: ['opportunities'],
+      operationId: 'getOpportunityRole',
+      summary: 'Read one opportunity person role',
+      params: RoleParams,
+      response: { 200: { ...ref(OpportunityRole), description: 'The role' }, ...notFound('role'), ...readErrorResponses }
+    }
+  }, async (request) => {
+    const object = await one('OpportunityPersonRole', request.params.id, 'role', {}, request.log)
+    try {
+      return roleFromMObject(object)
+    } catch (err) {
+      return upstreamValueError(err)
+    }
+  })
+
+  app.get<{ Params: { programId: number } }>('/programs/:programId', {
+    schema: {
+      tags: ['programs'],
+      operationId: 'getProgram',
+      summary: 'Read one program with its costs, tags and channel',
+      description: 'getMObjects by id with includeDetails, so period costs come back too.',
+      params: ProgramParams,
+      response: { 200: { ...ref(Program), description: 'The program' }, ...notFound('program'), ...readErrorResponses }
+    }
+  }, async (request) => {
+    const object = await one('Program', request.params.programId, 'program', { includeDetails: true, criteria: [{ attrName: 'Include Archive', comparison: 'EQ', attrValue: 'true' }] }, request.log)
+    try {
+      return programFromMObject(object)
+    } catch (err) {
+      return upstreamValueError(err)
+    }
+  })
+
+  app.get<{ Querystring: ProgramListQuery }>('/programs', {
+    schema: {
+      tags: ['programs'],
+      operationId: 'listPrograms',
+      summary: 'List programs by name, tag or workspace',
+      description: 'getMObjects with criteria Name, Tag Type, Tag Value, Workspace Id, Workspace Name (equal) and Include Archive; costs included.',
+      querystring: ProgramListQuery,
+      response: { 200: { ...ref(ProgramPage), description: 'One page of programs' }, ...readErrorResponses }
+    }
+  }, async (request) => {
+    const q = request.query
+    const criteria = [
+      ...eq('Name', q.name), ...eq('Tag Type', q.tagType), ...eq('Tag Value', q.tagValue),
+      ...eq('Workspace Id', q.workspaceId), ...eq('Workspace Name', q.workspaceName),
+      ...(q.includeArchived === true ? eq('Include Archive', 'true') : [])
+    ]
+    return await list('/programs', q, { type: 'Program', criteria, includeDetails: true }, request.log, (o) => {
+      try {
+        return programFromMObject(o)
+      } catch (err) {
+        return upstreamValueError(err)
+      }
+    })
+  })
+
+  app.get<{ Params: { type: MObjectType } }>('/mobjects/:type/describe', {
+    schema: {
+      tags: ['mobjects'],
+      operationId: 'describeMObject',
+      summary: 'The fields of an MObject type (describeMObject, cached)',
+      description: 'Name, data type, size, read-only and custom flag of every field. Answers are cached for DESCRIBE_CACHE_TTL_MS.',
+      params: DescribeParams,
+      response: { 200: { ...ref(ObjectDescription), description: 'The field list' }, ...readErrorResponses }
+    }
+  }, async (request) => {
+    const meta = await describeCache.get(request.params.type, deadline(), request.log)
+    return { type: request.params.type, fields: meta.fields, fetchedAt: meta.fetchedAt }
+  })
+}
+
+export default readRoutes

@@ -1,0 +1,186 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { GatewayError } from '../errors.js'
+import { RETRYABLE_FAULTS, toGatewayError } from '../marketo/faults.js'
+import type { CallHints } from '../marketo/http-transport.js'
+import {
+  deleteMObjectsBody, describeMObjectBody, getMObjectsBody, parseDeleteStatuses, parseDescribe, parseGetMObjects,
+  type GetMObjectsPage, type GetMObjectsQuery, type ObjectMetadata
+} from '../marketo/reads.js'
+import type { MarketoOperation } from '../marketo/soap-client.js'
+import type { MObjStatus } from '../marketo/types.js'
+import type { Limiter } from '../resilience/limiter.js'
+import { RetryBudget, type CircuitBreaker } from '../resilience/breaker.js'
+import type { CallLog } from './executor.js'
+
+// Any one Marketo call (reads, describe, delete) through the same limiter and breaker as the
+// sync executor. Retries follow the executor's rules; `idempotent` calls (reads) may also be
+// re-sent after a timeout or a lost connection, since repeating them changes nothing.
+
+export interface CallInvoker {
+  invoke (operation: MarketoOperation, body: Record<string, unknown>, hints: CallHints): Promise<any>
+}
+
+export interface CallExecutorOptions {
+  client: CallInvoker
+  limiter: Limiter
+  breaker: CircuitBreaker
+  budget: RetryBudget
+  callTimeoutMs: number
+  maxAttempts: number
+  backoffBaseMs: number
+  backoffMaxMs: number
+  quotaRetryAfterMs: number
+  /** True while the sync executor knows the daily quota is spent. */
+  quotaBlocked?: () => boolean
+  random?: () => number
+  now?: () => number
+}
+
+export interface CallRequest<T> {
+  operation: MarketoOperation
+  body: Record<string, unknown>
+  parse: (result: any) => T
+  idempotent: boolean
+  deadline: number
+  log: CallLog
+}
+
+export class CallExecutor {
+  private readonly random: () => number
+  private readonly now: () => number
+
+  constructor (private readonly opts: CallExecutorOptions) {
+    this.random = opts.random ?? Math.random
+    this.now = opts.now ?? Date.now
+  }
+
+  /** The parsed result, or a GatewayError thrown. */
+  async execute<T> (req: CallRequest<T>): Promise<T> {
+    let resigned = false
+    let everSent = false
+    for (let attempt = 1; ; attempt++) {
+      let error: GatewayError
+      try {
+        return await this.once(req)
+      } catch (err) {
+        error = toGatewayError(err, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
+      }
+      if (error.sent) everSent = true
+      const delay = this.retryDelay(error, attempt, req.idempotent, resigned, req.deadline)
+      if (delay === undefined) {
+        req.log.info({ operation: req.operation, attempt, code: error.code, upstreamCode: error.upstreamCode, sent: error.sent }, 'Marketo call failed')
+        if (everSent && !error.sent) {
+          throw new GatewayError(error.code, error.message, { cause: error, upstreamCode: error.upstreamCode, retryAfterMs: error.retryAfterMs, sent: true })
+        }
+        throw error
+      }
+      if (error.upstreamCode === 20016) resigned = true
+      req.log.debug({ operation: req.operation, attempt, code: error.code, upstreamCode: error.upstreamCode, delayMs: delay }, 'retrying Marketo call')
+      if (delay > 0) await sleep(delay)
+    }
+  }
+
+  private async once<T> (req: CallRequest<T>): Promise<T> {
+    if (this.now() >= req.deadline) throw new GatewayError('UPSTREAM_TIMEOUT', 'the request deadline passed before Marketo answered', { sent: false })
+    if (this.opts.quotaBlocked?.() === true) {
+      throw new GatewayError('UPSTREAM_QUOTA_EXCEEDED', 'Marketo daily API quota exceeded (20015)', { upstreamCode: 20015, retryAfterMs: this.opts.quotaRetryAfterMs })
+    }
+    this.opts.breaker.admit()
+    const release = await this.opts.limiter.acquire(req.deadline)
+    try {
+      const hints: CallHints = { deadline: Math.min(req.deadline, this.now() + this.opts.callTimeoutMs), progress: { sent: false } }
+      this.opts.budget.recordCall()
+      let result: unknown
+      try {
+        result = await this.opts.client.invoke(req.operation, req.body, hints)
+      } catch (err) {
+        const mapped = toGatewayError(err, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
+        // Only transport trouble counts against the breaker: a fault is Marketo answering.
+        if (mapped.upstreamCode === undefined) this.opts.breaker.failure()
+        else this.opts.breaker.success()
+        throw mapped
+      }
+      this.opts.breaker.success()
+      return req.parse(result)
+    } finally {
+      release()
+    }
+  }
+
+  private retryDelay (error: GatewayError, attempt: number, idempotent: boolean, resigned: boolean, deadline: number): number | undefined {
+    if (attempt >= this.opts.maxAttempts) return undefined
+    const code = error.upstreamCode
+    let safe: boolean
+    let immediate = false
+    if (code === 20016) {
+      safe = !resigned
+      immediate = true
+    } else if (code !== undefined) {
+      safe = RETRYABLE_FAULTS.has(code)
+    } else if (error.code === 'UPSTREAM_UNAVAILABLE' || error.code === 'UPSTREAM_CONCURRENCY_LIMITED') {
+      safe = !error.sent || idempotent
+    } else if (error.code === 'UPSTREAM_TIMEOUT' || error.code === 'UPSTREAM_CONNECTION_LOST') {
+      safe = idempotent && this.now() < deadline
+    } else {
+      safe = false
+    }
+    if (!safe) return undefined
+    if (!this.opts.budget.tryRetry()) return undefined
+    // A fresh timestamp must differ from the rejected one, and timestamps have whole seconds.
+    const delay = immediate ? 1_005 - (this.now() % 1_000) : Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** (attempt - 1)) * (0.5 + this.random() / 2)
+    if (this.now() + delay >= deadline) return undefined
+    return Math.round(delay)
+  }
+}
+
+/** The three non-sync MObject operations, parsed. */
+export class ReadExecutor {
+  constructor (private readonly calls: CallExecutor) {}
+
+  getMObjects (query: GetMObjectsQuery, deadline: number, log: CallLog): Promise<GetMObjectsPage> {
+    return this.calls.execute({ operation: 'getMObjects', body: getMObjectsBody(query), parse: parseGetMObjects, idempotent: true, deadline, log })
+  }
+
+  describe (objectName: string, deadline: number, log: CallLog): Promise<ObjectMetadata> {
+    return this.calls.execute({ operation: 'describeMObject', body: describeMObjectBody(objectName), parse: parseDescribe, idempotent: true, deadline, log })
+  }
+
+  /**
+   * Not retried after an unknown outcome: a repeated delete answers UNCHANGED, which would hide
+   * that the first one deleted the object. Statuses are checked against the ids sent.
+   */
+  async deleteMObjects (objects: ReadonlyArray<{ type: string, id: number }>, deadline: number, log: CallLog): Promise<MObjStatus[]> {
+    const statuses = await this.calls.execute({ operation: 'deleteMObjects', body: deleteMObjectsBody(objects), parse: parseDeleteStatuses, idempotent: false, deadline, log })
+    const mismatch = statuses.length !== objects.length
+      ? `expected ${objects.length} statuses, got ${statuses.length}`
+      : statuses.findIndex((s, i) => s.id !== null && s.id !== objects[i].id) >= 0 ? 'a status names another id than the object sent' : undefined
+    if (mismatch !== undefined) {
+      log.warn({ sentObjects: objects.length, statusCount: statuses.length }, `untrustworthy Marketo answer: ${mismatch}`)
+      throw new GatewayError('UPSTREAM_PROTOCOL_ERROR', `Marketo's answer does not match the objects sent (${mismatch})`, { sent: true })
+    }
+    return statuses
+  }
+}
+
+export interface ReadRuntimeParts {
+  client: CallInvoker
+  limiter: Limiter
+  breaker: CircuitBreaker
+  executor: { readonly quotaBlocked: boolean }
+}
+
+/** Reads share the sync path's limiter, breaker and quota state, with a retry budget of their own. */
+export function createReadExecutor (m: ReadRuntimeParts, cfg: { callTimeoutMs: number, maxAttempts: number, quotaResetMs: number }): ReadExecutor {
+  return new ReadExecutor(new CallExecutor({
+    client: m.client,
+    limiter: m.limiter,
+    breaker: m.breaker,
+    budget: new RetryBudget({ ratio: 0.2, minPerWindow: 3, windowMs: 10_000 }),
+    callTimeoutMs: cfg.callTimeoutMs,
+    maxAttempts: cfg.maxAttempts,
+    backoffBaseMs: 100,
+    backoffMaxMs: 2_000,
+    quotaRetryAfterMs: cfg.quotaResetMs,
+    quotaBlocked: () => m.executor.quotaBlocked
+  }))
+}
