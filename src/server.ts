@@ -1,5 +1,10 @@
-import { buildApp } from './app.js'
-import { ConfigError, loadConfig } from './config.js'
+import module from 'node:module'
+
+// Node 22 (the container runtime) caches compiled code between starts; Node 20 has no such API.
+// It must be on before the application's modules load, hence the dynamic imports below.
+;(module as { enableCompileCache?: () => unknown }).enableCompileCache?.()
+const { buildApp } = await import('./app.js')
+const { ConfigError, loadConfig } = await import('./config.js')
 
 // The only place with listen, signals and graceful close.
 async function main (): Promise<void> {

@@ -20,6 +20,7 @@ interface Waiter {
 export class Limiter {
   private active = 0
   private readonly starts: number[] = []
+  private lastStart = -Infinity
   private readonly queue: Waiter[] = []
   private wakeTimer?: NodeJS.Timeout
   private readonly now: () => number
@@ -66,12 +67,23 @@ export class Limiter {
     if (this.active >= this.opts.maxConcurrent) return false
     if (this.opts.rate === null) return true
     this.prune()
-    return this.starts.length < this.opts.rate.calls
+    return this.starts.length < this.opts.rate.calls && this.paceWaitMs() === 0
+  }
+
+  // Beyond a burst of maxConcurrent calls (or half the window, if smaller), call starts are spread
+  // evenly (one per window ÷ calls, 200 ms for Marketo) instead of leaving in one burst when the
+  // window frees up: callers then wait in the coalescer's open batches, and calls go out full
+  // (npm run bench, budget use). A single request of up to 1,000 objects still goes out at once.
+  private paceWaitMs (): number {
+    const rate = this.opts.rate
+    if (rate === null || this.starts.length < Math.min(this.opts.maxConcurrent, rate.calls / 2)) return 0
+    return Math.max(0, this.lastStart + rate.windowMs / rate.calls - this.now())
   }
 
   private start (): () => void {
     this.active++
     const stamp = this.now()
+    this.lastStart = stamp
     if (this.opts.rate !== null) this.starts.push(stamp)
     let released = false
     return () => {
@@ -107,8 +119,10 @@ export class Limiter {
     if (this.wakeTimer !== undefined || this.queue.length === 0 || this.opts.rate === null) return
     if (this.active >= this.opts.maxConcurrent) return
     this.prune()
-    if (this.starts.length < this.opts.rate.calls) return
-    const delay = Math.max(1, this.starts[0] + this.opts.rate.windowMs - this.now() + 1)
+    let delay: number
+    if (this.starts.length >= this.opts.rate.calls) delay = Math.max(1, this.starts[0] + this.opts.rate.windowMs - this.now() + 1)
+    else if (this.paceWaitMs() > 0) delay = Math.max(1, Math.ceil(this.paceWaitMs()))
+    else return
     this.wakeTimer = setTimeout(() => {
       this.wakeTimer = undefined
       this.drain()
