@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { GatewayError } from '../errors.js'
-import { RETRYABLE_FAULTS, toGatewayError } from '../marketo/faults.js'
+import { toGatewayError } from '../marketo/faults.js'
+import { retryDelay } from '../resilience/retry-policy.js'
 import type { CallHints } from '../marketo/http-transport.js'
 import {
   deleteMObjectsBody, describeMObjectBody, getMObjectsBody, parseDeleteStatuses, parseDescribe, parseGetMObjects,
@@ -66,7 +67,7 @@ export class CallExecutor {
         error = toGatewayError(err, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
       }
       if (error.sent) everSent = true
-      const delay = this.retryDelay(error, attempt, req.idempotent, resigned, req.deadline)
+      const delay = retryDelay(error, { attempt, maxAttempts: this.opts.maxAttempts, idempotent: req.idempotent, resigned, deadline: req.deadline, backoffBaseMs: this.opts.backoffBaseMs, backoffMaxMs: this.opts.backoffMaxMs, budget: this.opts.budget, now: this.now, random: this.random })
       if (delay === undefined) {
         req.log.info({ operation: req.operation, attempt, code: error.code, upstreamCode: error.upstreamCode, sent: error.sent }, 'Marketo call failed')
         if (everSent && !error.sent) {
@@ -105,31 +106,6 @@ export class CallExecutor {
     } finally {
       release()
     }
-  }
-
-  private retryDelay (error: GatewayError, attempt: number, idempotent: boolean, resigned: boolean, deadline: number): number | undefined {
-    if (attempt >= this.opts.maxAttempts) return undefined
-    const code = error.upstreamCode
-    let safe: boolean
-    let immediate = false
-    if (code === 20016) {
-      safe = !resigned
-      immediate = true
-    } else if (code !== undefined) {
-      safe = RETRYABLE_FAULTS.has(code)
-    } else if (error.code === 'UPSTREAM_UNAVAILABLE' || error.code === 'UPSTREAM_CONCURRENCY_LIMITED') {
-      safe = !error.sent || idempotent
-    } else if (error.code === 'UPSTREAM_TIMEOUT' || error.code === 'UPSTREAM_CONNECTION_LOST') {
-      safe = idempotent && this.now() < deadline
-    } else {
-      safe = false
-    }
-    if (!safe) return undefined
-    if (!this.opts.budget.tryRetry()) return undefined
-    // A fresh timestamp must differ from the rejected one, and timestamps have whole seconds.
-    const delay = immediate ? 1_005 - (this.now() % 1_000) : Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** (attempt - 1)) * (0.5 + this.random() / 2)
-    if (this.now() + delay >= deadline) return undefined
-    return Math.round(delay)
   }
 }
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { GatewayError } from '../errors.js'
-import { toGatewayError, RETRYABLE_FAULTS } from '../marketo/faults.js'
+import { toGatewayError } from '../marketo/faults.js'
+import { retryDelay } from '../resilience/retry-policy.js'
 import type { CallHints } from '../marketo/http-transport.js'
 import type { MObject, MObjStatus, SyncOperation } from '../marketo/types.js'
 import type { Limiter } from '../resilience/limiter.js'
@@ -126,9 +127,9 @@ export class Executor {
         error = toGatewayError(err)
       }
       if (error.sent) everSent = true
-      if (error.upstreamCode === 20015) this.quotaBlockedUntil = this.now() + this.opts.quotaRetryAfterMs
+      if (error.upstreamCode === 20015 || error.upstreamCode === 607) this.quotaBlockedUntil = this.now() + this.opts.quotaRetryAfterMs
 
-      const delay = this.retryDelay(error, attempt, idempotent, resigned, deadline)
+      const delay = retryDelay(error, { attempt, maxAttempts: this.opts.maxAttempts, idempotent, resigned, deadline, backoffBaseMs: this.opts.backoffBaseMs, backoffMaxMs: this.opts.backoffMaxMs, budget: this.opts.budget, now: this.now, random: this.random })
       if (delay === undefined) {
         log.info({ attempt, code: error.code, upstreamCode: error.upstreamCode, sent: error.sent }, 'Marketo call failed')
         const final = everSent && !error.sent
@@ -140,34 +141,6 @@ export class Executor {
       log.debug({ attempt, code: error.code, upstreamCode: error.upstreamCode, delayMs: delay }, 'retrying Marketo call')
       if (delay > 0) await sleep(delay)
     }
-  }
-
-  // undefined: do not retry. Retries happen only where provably safe, inside the deadline and
-  // the retry budget.
-  private retryDelay (error: GatewayError, attempt: number, idempotent: boolean, resigned: boolean, deadline: number): number | undefined {
-    if (attempt >= this.opts.maxAttempts) return undefined
-    const code = error.upstreamCode
-    let safe: boolean
-    let immediate = false
-    if (code === 20016) {
-      // Re-sign with a fresh timestamp, once: the call was rejected before anything was applied.
-      safe = !resigned
-      immediate = true
-    } else if (code !== undefined) {
-      safe = RETRYABLE_FAULTS.has(code)
-    } else if (error.code === 'UPSTREAM_UNAVAILABLE' || error.code === 'UPSTREAM_CONCURRENCY_LIMITED') {
-      safe = !error.sent
-    } else if (error.code === 'UPSTREAM_TIMEOUT' || error.code === 'UPSTREAM_CONNECTION_LOST') {
-      safe = idempotent
-    } else {
-      safe = false
-    }
-    if (!safe) return undefined
-    if (!this.opts.budget.tryRetry()) return undefined
-    // A fresh timestamp must differ from the rejected one, and timestamps have whole seconds.
-    const delay = immediate ? 1_005 - (this.now() % 1_000) : Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** (attempt - 1)) * (0.5 + this.random() / 2)
-    if (this.now() + delay >= deadline) return undefined
-    return Math.round(delay)
   }
 
   private report (operation: SyncOperation, objects: MObject[], outcome: string, started: number, upstreamCode?: number): void {
