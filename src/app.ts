@@ -34,7 +34,11 @@ export const REDACT_PATHS = [
   '*.encryptionKey',
   '*.requestSignature',
   '*.mktowsUserId',
-  'config.marketo.encryptionKey'
+  'config.marketo.encryptionKey',
+  '*.clientSecret',
+  '*.client_secret',
+  '*.access_token',
+  'config.marketo.rest.clientSecret'
 ]
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -98,7 +102,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   })
 
   await app.register(errorsPlugin)
-  await app.register(authPlugin, { auth: config.auth, embeddedSimulator: config.marketo.endpoint === undefined })
+  await app.register(authPlugin, { auth: config.auth, embeddedSimulator: (config.marketo.backend === 'rest' ? config.marketo.rest.endpoint : config.marketo.endpoint) === undefined })
   await app.register(auditPlugin)
   await app.register(swaggerPlugin)
   await app.register(metricsPlugin)

@@ -18,6 +18,11 @@ export const EnvSchema = Type.Object({
   MARKETO_SOAP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://', description: 'Marketo SOAP endpoint, e.g. https://123-ABC-456.mktoapi.com/soap/mktows/2_3. Unset: the embedded simulator is started' })),
   MARKETO_USER_ID: Type.Optional(Type.String({ minLength: 1, description: 'Marketo SOAP user id (required with MARKETO_SOAP_ENDPOINT)' })),
   MARKETO_ENCRYPTION_KEY: Type.Optional(Type.String({ minLength: 1, description: 'Marketo SOAP encryption key (required with MARKETO_SOAP_ENDPOINT); never logged' })),
+  MARKETO_BACKEND: Type.Union([Type.Literal('soap'), Type.Literal('rest')], { default: 'soap', description: 'Which Marketo API the gateway calls: soap (syncMObjects, the default) or rest (Sync Opportunities, Sync Opportunity Roles, Update Program); see the README migration section' }),
+  MARKETO_REST_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://', description: 'Marketo REST base URL, e.g. https://123-ABC-456.mktorest.com (no /rest suffix). With MARKETO_BACKEND=rest; unset: the embedded simulator is started' })),
+  MARKETO_CLIENT_ID: Type.Optional(Type.String({ minLength: 1, description: 'Marketo REST (LaunchPoint) client id (required with MARKETO_REST_ENDPOINT)' })),
+  MARKETO_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1, description: 'Marketo REST client secret (required with MARKETO_REST_ENDPOINT); never logged' })),
+  MARKETO_REST_EXTERNAL_KEY_FIELD: Type.String({ default: 'opportunityId', pattern: '^[A-Za-z][A-Za-z0-9_]{0,79}$', description: 'On the REST backend, the externalKey name that maps to externalOpportunityId (opportunities and role links); other names answer 400' }),
   MARKETO_WSDL: Type.Optional(Type.String({ minLength: 1, description: 'Path of a local WSDL file; the bundled mktows 2_3 WSDL by default' })),
   MARKETO_CA_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM file with extra CA certificates for the Marketo endpoint (TLS verification is always on)' })),
   MARKETO_CALL_TIMEOUT_MS: Int(10_000, 50, 300_000, 'Deadline of one Marketo call: connect, headers and body'),
@@ -50,8 +55,10 @@ export interface Config {
   port: number
   logLevel: Env['LOG_LEVEL']
   marketo: {
+    backend: 'soap' | 'rest'
     // undefined: the embedded simulator is used
     endpoint?: string
+    rest: { endpoint?: string, clientId?: string, clientSecret?: string, externalKeyField: string }
     userId?: string
     encryptionKey?: string
     wsdlPath: string
@@ -111,6 +118,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (e.MARKETO_SOAP_ENDPOINT !== undefined && (e.MARKETO_USER_ID === undefined || e.MARKETO_ENCRYPTION_KEY === undefined)) {
     throw new ConfigError('invalid configuration: MARKETO_USER_ID and MARKETO_ENCRYPTION_KEY are required with MARKETO_SOAP_ENDPOINT')
   }
+  if (e.MARKETO_REST_ENDPOINT !== undefined && (e.MARKETO_CLIENT_ID === undefined || e.MARKETO_CLIENT_SECRET === undefined)) {
+    throw new ConfigError('invalid configuration: MARKETO_CLIENT_ID and MARKETO_CLIENT_SECRET are required with MARKETO_REST_ENDPOINT')
+  }
+  if (e.MARKETO_BACKEND === 'rest' && e.VALIDATE_CUSTOM_FIELDS) {
+    throw new ConfigError('invalid configuration: VALIDATE_CUSTOM_FIELDS needs describeMObject, which MARKETO_BACKEND=rest does not serve yet')
+  }
   const wsdlPath = e.MARKETO_WSDL ?? BUNDLED_WSDL
   if (!existsSync(wsdlPath)) throw new ConfigError(`invalid configuration: MARKETO_WSDL file not found: ${wsdlPath}`)
   let ca: Buffer | undefined
@@ -124,7 +137,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     marketo: {
+      backend: e.MARKETO_BACKEND,
       endpoint: e.MARKETO_SOAP_ENDPOINT,
+      rest: { endpoint: e.MARKETO_REST_ENDPOINT, clientId: e.MARKETO_CLIENT_ID, clientSecret: e.MARKETO_CLIENT_SECRET, externalKeyField: e.MARKETO_REST_EXTERNAL_KEY_FIELD },
       userId: e.MARKETO_USER_ID,
       encryptionKey: e.MARKETO_ENCRYPTION_KEY,
       wsdlPath,
@@ -169,7 +184,8 @@ function parseAuth (e: Env): AuthConfig {
   if (disabled && keys.length > 0) {
     throw new ConfigError('invalid configuration: API_KEYS and AUTH_DISABLED are both set; remove one of them')
   }
-  if (e.MARKETO_SOAP_ENDPOINT !== undefined && keys.length === 0 && !disabled) {
+  const realMarketo = e.MARKETO_BACKEND === 'rest' ? e.MARKETO_REST_ENDPOINT !== undefined : e.MARKETO_SOAP_ENDPOINT !== undefined
+  if (realMarketo && keys.length === 0 && !disabled) {
     throw new ConfigError(`invalid configuration: no API_KEYS configured for a real MARKETO_SOAP_ENDPOINT; configure API_KEYS, or set AUTH_DISABLED=${AUTH_DISABLED_VALUE} to run without caller authentication (docs/security.md)`)
   }
   const rate = e.API_KEY_RATE_LIMIT === 0 ? null : { limit: e.API_KEY_RATE_LIMIT, windowMs: e.API_KEY_RATE_WINDOW_MS }

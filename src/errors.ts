@@ -28,7 +28,8 @@ export const ErrorCodes = {
   UPSTREAM_INTERNAL: { status: 502, title: 'Marketo reported an internal error' },
   UPSTREAM_PROTOCOL_ERROR: { status: 502, title: 'Marketo sent an answer the gateway cannot trust' },
   UPSTREAM_CONNECTION_LOST: { status: 502, title: 'Connection to Marketo lost after the request was sent' },
-  INTERNAL: { status: 500, title: 'Internal error' }
+  INTERNAL: { status: 500, title: 'Internal error' },
+  BACKEND_UNSUPPORTED: { status: 501, title: 'Not supported by the configured Marketo backend' }
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes

@@ -51,4 +51,5 @@ function faultError (fault: SoapFault, quotaRetryAfterMs = 60 * 60_000): Gateway
   }
 }
 
-export const RETRYABLE_FAULTS = new Set([20023, 20024, 10001, 20011])
+// SOAP faults, and their REST twins (src/rest/errors.ts): rate 606, concurrency 615, internal 604/608/611/713.
+export const RETRYABLE_FAULTS = new Set([20023, 20024, 10001, 20011, 604, 606, 608, 611, 615, 713])

@@ -24,6 +24,8 @@ export interface MObject {
   type: string
   id?: number
   externalKey?: Attrib
+  /** REST only: Marketo's GUID of an existing opportunity (the SOAP backend refuses it). */
+  marketoGUID?: string
   attribs?: Attrib[]
   typeAttribs?: TypeAttrib[]
   associations?: Association[]
@@ -32,6 +34,8 @@ export interface MObject {
 export interface MObjStatus {
   id: number | null
   externalKey?: Attrib
+  /** REST only: the record's GUID. */
+  marketoGUID?: string
   status: MarketoStatus
   error?: string
 }

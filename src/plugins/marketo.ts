@@ -1,4 +1,7 @@
 import fp from 'fastify-plugin'
+import { Gauge } from 'prom-client'
+import { GatewayError } from '../errors.js'
+import { MarketoRestClient } from '../rest/client.js'
 import type { Config } from '../config.js'
 import { MarketoSoapClient } from '../marketo/soap-client.js'
 import { Limiter } from '../resilience/limiter.js'
@@ -8,8 +11,14 @@ import { SyncService, MAX_OBJECTS_PER_CALL } from '../sync/sync-service.js'
 import { Coalescer } from '../sync/coalescer.js'
 import type { RunningSimulator } from '../simulator/index.js'
 
+export type MarketoBackendName = 'soap' | 'rest'
+
 export interface MarketoRuntime {
+  backend: MarketoBackendName
+  /** The SOAP client: the sync backend with MARKETO_BACKEND=soap; reads, describe and deletes, and dry-run envelopes. */
   client: MarketoSoapClient
+  /** The REST client, with MARKETO_BACKEND=rest. */
+  rest?: MarketoRestClient
   executor: Executor
   sync: SyncService
   limiter: Limiter
@@ -29,18 +38,52 @@ export interface MarketoPluginOptions {
   now?: () => Date
 }
 
+// Routes that need getMObjects, describeMObject or deleteMObjects, which the REST backend does
+// not map yet: they answer 501 before any Marketo call (and before the circuit breaker sees one).
+const SOAP_ONLY_ROUTES = new Set([
+  'GET /opportunities/:id', 'GET /opportunities', 'GET /opportunities/roles', 'GET /opportunities/roles/:id',
+  'GET /programs/:programId', 'GET /programs', 'GET /mobjects/:type/describe',
+  'DELETE /opportunities/:id', 'DELETE /opportunities/roles/:id', 'POST /mobjects/delete'
+])
+
 export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { config, now }) {
   const m = config.marketo
+  const backendName: MarketoBackendName = m.backend
   let simulator: RunningSimulator | undefined
   let endpoint = m.endpoint
   let credentials = { userId: m.userId ?? '', encryptionKey: m.encryptionKey ?? '' }
-  if (endpoint === undefined) {
+  let rest: MarketoRestClient | undefined
+  const restEndpoint = m.rest.endpoint
+  const embedded = backendName === 'rest' ? restEndpoint === undefined : endpoint === undefined
+  if (embedded) {
     const sim = await import('../simulator/index.js')
     simulator = await sim.startSimulator({ host: '127.0.0.1', port: 0 })
     endpoint = simulator.endpoint
     credentials = { userId: sim.DEMO_USER_ID, encryptionKey: sim.DEMO_ENCRYPTION_KEY }
-    app.log.warn({ endpoint }, 'MARKETO_SOAP_ENDPOINT is not set: using the embedded Marketo simulator')
+    app.log.warn({ endpoint: backendName === 'rest' ? simulator.restEndpoint : endpoint }, `${backendName === 'rest' ? 'MARKETO_REST_ENDPOINT' : 'MARKETO_SOAP_ENDPOINT'} is not set: using the embedded Marketo simulator`)
   }
+  if (backendName === 'rest') {
+    const sim = simulator !== undefined ? await import('../simulator/index.js') : undefined
+    rest = new MarketoRestClient({
+      endpoint: restEndpoint ?? simulator?.restEndpoint ?? '',
+      clientId: m.rest.clientId ?? sim?.DEMO_REST_CLIENT_ID ?? '',
+      clientSecret: m.rest.clientSecret ?? sim?.DEMO_REST_CLIENT_SECRET ?? '',
+      externalKeyField: m.rest.externalKeyField,
+      quotaRetryAfterMs: m.quotaResetMs,
+      transport: { maxResponseBytes: m.maxResponseBytes, defaultTimeoutMs: m.callTimeoutMs, ca: m.ca, maxSockets: m.maxConcurrency * 2 }
+    })
+    app.addHook('onRoute', (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method]
+      if (!methods.some((method) => SOAP_ONLY_ROUTES.has(`${method} ${route.url}`))) return
+      const unsupported = async (): Promise<void> => {
+        throw new GatewayError('BACKEND_UNSUPPORTED', `${methods.join('/')} ${route.url} needs getMObjects, describeMObject or deleteMObjects, which the REST backend (MARKETO_BACKEND=rest) does not serve yet; see the README migration section`)
+      }
+      const existing = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler]
+      route.preHandler = [unsupported, ...existing]
+    })
+  }
+  // On the REST backend the SOAP client only renders nothing and is never called (SOAP_ONLY_ROUTES).
+  endpoint ??= 'http://127.0.0.1:9/soap-not-configured'
   const client = await MarketoSoapClient.create({
     wsdlPath: m.wsdlPath,
     endpoint,
@@ -52,7 +95,7 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   const breaker = new CircuitBreaker(m.breaker)
   const budget = new RetryBudget({ ratio: 0.2, minPerWindow: 3, windowMs: 10_000 })
   const executor = new Executor({
-    backend: client,
+    backend: rest ?? client,
     limiter,
     breaker,
     budget,
@@ -70,10 +113,16 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
     onFlush: app.hasDecorator('metrics') ? (requests) => app.metrics.recordCoalesce(requests) : undefined
   })
   const sync = new SyncService(coalescer)
-  app.decorate('marketo', { client, executor, sync, limiter, breaker, simulator })
+  app.decorate('marketo', { backend: backendName, client, rest, executor, sync, limiter, breaker, simulator })
+  if (app.hasDecorator('metrics')) {
+    const gauge = new Gauge({ name: 'gateway_marketo_backend', help: 'The Marketo API this gateway calls (MARKETO_BACKEND): 1 for the active one', labelNames: ['backend'], registers: [app.metrics.registry] })
+    gauge.set({ backend: 'soap' }, backendName === 'soap' ? 1 : 0)
+    gauge.set({ backend: 'rest' }, backendName === 'rest' ? 1 : 0)
+  }
   app.addHook('onClose', async () => {
     limiter.close()
     client.close()
+    rest?.close()
     if (simulator !== undefined) await simulator.close()
   })
 }, { name: 'marketo' })

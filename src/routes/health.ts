@@ -19,7 +19,7 @@ const healthRoutes: FastifyPluginAsync = async (app) => {
     schema: { tags: ['operations'], security: [], operationId: 'ready', summary: 'Readiness: the Marketo client is built', response: { 200: Ready } }
   }, async () => ({
     status: 'ready',
-    backend: 'soap',
+    backend: app.marketo.backend,
     upstream: { circuit: app.marketo.breaker.state, embeddedSimulator: app.marketo.simulator !== undefined }
   }))
 }

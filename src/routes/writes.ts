@@ -20,6 +20,7 @@ import { chunk, MAX_OBJECTS_PER_CALL, type SyncRun } from '../sync/sync-service.
 import { syncMObjectsBody } from '../marketo/soap-client.js'
 import { Type } from '@sinclair/typebox'
 import { checkCustomFields, type DescribeCache, type NamedField } from '../describe-cache.js'
+import { checkPlanForBackend } from '../rest/check.js'
 
 export interface WriteRoutesOptions {
   requestTimeoutMs: number
@@ -68,11 +69,16 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
 
   // Returns whether it answered (a boolean: a FastifyReply is thenable and would be awaited).
   async function dryRun (request: FastifyRequest, reply: FastifyReply, plan: SyncPlan): Promise<boolean> {
+    // What the configured backend cannot honour answers 400 before a dry run or any call.
+    checkPlanForBackend(app.marketo.rest, plan, request.routeOptions.url ?? '')
     if ((request.query as { dryRun?: boolean }).dryRun !== true) return false
     const chunks = chunk(plan.objects, MAX_OBJECTS_PER_CALL)
+    const rest = app.marketo.rest
     const calls = await Promise.all(chunks.map(async (objects) => ({
       objects: objects.length,
-      envelope: await app.marketo.client.buildEnvelope('syncMObjects', syncMObjectsBody(plan.operation, objects))
+      envelope: rest !== undefined
+        ? rest.describeCalls(plan.operation, objects)
+        : await app.marketo.client.buildEnvelope('syncMObjects', syncMObjectsBody(plan.operation, objects))
     })))
     const body = {
       requestId: String(request.id),

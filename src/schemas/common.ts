@@ -118,6 +118,7 @@ export const ObjectResult = Type.Object({
   index: Type.Integer({ minimum: 0, description: 'Position of the object in the request' }),
   id: Type.Union([Type.Integer(), Type.Null()], { description: 'Marketo id, null when Marketo returned none' }),
   externalKey: Type.Optional(ref(ExternalKey)),
+  marketoGUID: Type.Optional(Type.String({ maxLength: 64, description: 'REST backend only (MARKETO_BACKEND=rest): the record\'s Marketo GUID; `id` is then null for opportunities and roles' })),
   status: StringEnum(ObjectStatus, {
     description: 'unknown: the call may or may not have been applied upstream; not_applied: never sent'
   }),
@@ -207,7 +208,7 @@ export const DryRunResult = Type.Object({
   }, { additionalProperties: false })),
   calls: Type.Array(Type.Object({
     objects: Type.Integer({ minimum: 1 }),
-    envelope: Type.String({ description: 'The SOAP 1.1 envelope, with mktowsUserId and requestSignature redacted' })
+    envelope: Type.String({ description: 'The SOAP 1.1 envelope, with mktowsUserId and requestSignature redacted; with MARKETO_BACKEND=rest the REST calls instead, each as `POST path`, content type and body (no token)' })
   }, { additionalProperties: false }))
 }, { $id: 'DryRunResult', additionalProperties: false, description: 'Answer to ?dryRun=true: nothing was sent to Marketo' })
 

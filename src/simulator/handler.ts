@@ -27,6 +27,10 @@ export interface LedgerEntry {
   httpStatus?: number
   applied: boolean
   knob?: Knob
+  /** Which face answered: the SOAP endpoint (absent) or the REST one. */
+  face?: 'soap' | 'rest'
+  /** REST face: the request as received (body parsed; program forms with costs/tags parsed). */
+  rest?: { method: string, path: string, query: string, contentType: string, tokenIn: 'header' | 'query' | 'none', body?: unknown, errorCode?: string }
 }
 
 export interface SimulatorStats {
@@ -62,6 +66,8 @@ export interface HandlerContext {
   /** Used in the WSDL when the request has no usable Host header. */
   baseUrl: () => string
   admin?: (req: IncomingMessage, res: ServerResponse, path: string) => void
+  /** The REST face (src/simulator/rest/): /identity/ and /rest/ paths. */
+  rest?: (req: IncomingMessage, res: ServerResponse, path: string, query: string) => void
   logger?: Logger
 }
 
@@ -82,13 +88,13 @@ export function rewriteWsdl (template: string, endpoint: string): string {
   return template.replace(/(<soap:address\s+location=")[^"]*(")/, (_m, a: string, b: string) => a + endpoint.replace(/&/g, '&amp;').replace(/"/g, '&quot;') + b)
 }
 
-function send (res: ServerResponse, status: number, body: string | Buffer, type = XML_TYPE, extra: Record<string, string> = {}): void {
+export function send (res: ServerResponse, status: number, body: string | Buffer, type = XML_TYPE, extra: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': String(Buffer.byteLength(body)), ...extra })
   res.end(body)
 }
 
-function resetConnection (req: IncomingMessage): void {
+export function resetConnection (req: IncomingMessage): void {
   const socket = req.socket
   if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy()
   else socket.destroy()
@@ -114,7 +120,7 @@ export function verifyAuth (ctx: Pick<HandlerContext, 'userId' | 'encryptionKey'
   if (Math.abs(ctx.clock().getTime() - ts) > ctx.timestampWindowMs) throw new SimulatorFault(20016, 'Request has expired')
 }
 
-function readBody (req: IncomingMessage, max: number): Promise<Buffer | 'too-large'> {
+export function readBody (req: IncomingMessage, max: number): Promise<Buffer | 'too-large'> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'])
     if (Number.isFinite(declared) && declared > max) {
@@ -140,7 +146,7 @@ function readBody (req: IncomingMessage, max: number): Promise<Buffer | 'too-lar
   })
 }
 
-async function writeChunks (res: ServerResponse, chunks: Iterable<string | Buffer>, intervalMs = 0): Promise<void> {
+export async function writeChunks (res: ServerResponse, chunks: Iterable<string | Buffer>, intervalMs = 0): Promise<void> {
   for (const chunk of chunks) {
     if (res.destroyed) return
     if (!res.write(chunk)) {
@@ -317,6 +323,10 @@ export function createRequestHandler (ctx: HandlerContext): (req: IncomingMessag
     }
     if (ctx.admin && path.startsWith('/__admin/')) {
       ctx.admin(req, res, path)
+      return
+    }
+    if (ctx.rest && (path.startsWith('/identity/') || path.startsWith('/rest/'))) {
+      ctx.rest(req, res, path, query)
       return
     }
     if (path !== ENDPOINT_PATH) {

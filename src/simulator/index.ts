@@ -5,6 +5,7 @@ import { ENDPOINT_PATH, createRequestHandler, createStats, type HandlerContext, 
 import { KnobQueue, type Knob } from './knobs.js'
 import { LimitTracker, MARKETO_LIMITS, resolveLimits, type LimitsConfig } from './limits.js'
 import { createSimulatorStore, loadSeed, type SeedData, type SimulatorStore } from './store.js'
+import { createRestFace, type RestFaceControl } from './rest/handler.js'
 
 export { createRequestHandler, verifyAuth, rewriteWsdl, ENDPOINT_PATH } from './handler.js'
 export type { HandlerContext, LedgerEntry, Logger, SimulatorStats } from './handler.js'
@@ -13,6 +14,8 @@ export type { SeedData, FieldDef, StoredProgram, StoredOpportunity, StoredRole, 
 export { KnobQueue, hostileBody } from './knobs.js'
 export type { Knob, HostileKind } from './knobs.js'
 export { MARKETO_LIMITS } from './limits.js'
+export { toGuid, fromGuid } from './rest/guid.js'
+export type { RestFaceControl } from './rest/handler.js'
 export type { LimitsConfig } from './limits.js'
 export { SimulatorFault, faultXml, escapeXml, FAULT_TEXT } from './faults.js'
 
@@ -20,6 +23,9 @@ export { SimulatorFault, faultXml, escapeXml, FAULT_TEXT } from './faults.js'
 export const DEMO_USER_ID = 'demo17_1_809934544BFABAE58E5D27'
 export const DEMO_ENCRYPTION_KEY = '27272727aa'
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+// The REST face's LaunchPoint credentials (simulator only).
+export const DEMO_REST_CLIENT_ID = 'sim-client-7f3a1c'
+export const DEMO_REST_CLIENT_SECRET = 'sim-secret-2b9e4d7a61c0f8'
 
 export interface SimulatorOptions {
   host?: string
@@ -36,10 +42,19 @@ export interface SimulatorOptions {
   adminPath?: boolean
   seed?: SeedData
   logger?: Logger
+  /** REST face: access token lifetime (default one hour, as Marketo's). */
+  restTokenTtlMs?: number
+  /** REST face: the store field that is REST's externalOpportunityId (default opportunityId). */
+  restExternalKeyField?: string
+  restClientId?: string
+  restClientSecret?: string
 }
 
 export interface RunningSimulator {
   endpoint: string
+  /** Base URL of the REST face (identity and /rest/ paths), e.g. http://127.0.0.1:1234 */
+  restEndpoint: string
+  rest: RestFaceControl
   wsdlUrl: string
   ledger: LedgerEntry[]
   store: SimulatorStore
@@ -80,8 +95,11 @@ export async function startSimulator (opts: SimulatorOptions = {}): Promise<Runn
   const host = opts.host ?? '127.0.0.1'
   let endpoint = ''
 
+  const restRef: { control?: RestFaceControl } = {}
   const sim: RunningSimulator = {
     endpoint: '',
+    restEndpoint: '',
+    get rest () { return restRef.control as RestFaceControl },
     wsdlUrl: '',
     ledger,
     store,
@@ -150,6 +168,14 @@ export async function startSimulator (opts: SimulatorOptions = {}): Promise<Runn
     logger: opts.logger
   }
 
+  const face = createRestFace(ctx, {
+    clientId: opts.restClientId ?? DEMO_REST_CLIENT_ID,
+    clientSecret: opts.restClientSecret ?? DEMO_REST_CLIENT_SECRET,
+    tokenTtlMs: opts.restTokenTtlMs ?? 3_600_000,
+    externalKeyField: opts.restExternalKeyField ?? 'opportunityId'
+  })
+  ctx.rest = face.handle
+  restRef.control = face.control
   const server = createServer({ keepAliveTimeout: 65_000 }, createRequestHandler(ctx))
   // Longer than common client idle timeouts, so a keep-alive socket is not closed under a reused request.
   server.keepAliveTimeout = 65_000
@@ -164,6 +190,7 @@ export async function startSimulator (opts: SimulatorOptions = {}): Promise<Runn
   endpoint = `http://${urlHost}:${port}${ENDPOINT_PATH}`
   sim.endpoint = endpoint
   sim.wsdlUrl = `${endpoint}?WSDL`
+  sim.restEndpoint = `http://${urlHost}:${port}`
   opts.logger?.info({ endpoint }, 'Marketo SOAP simulator listening')
   return sim
 }

@@ -7,6 +7,7 @@ export interface ObjectResult {
   index: number
   id: number | null
   externalKey?: Attrib
+  marketoGUID?: string
   status: ObjectStatus
   error?: { code: string, message: string }
 }
@@ -36,6 +37,8 @@ export function fromMarketoStatus (index: number, sent: MObject, s: MObjStatus):
   const result: ObjectResult = { index, id: s.id ?? sent.id ?? null, status: STATUS_MAP[s.status] }
   const externalKey = s.externalKey ?? sent.externalKey
   if (externalKey !== undefined) result.externalKey = { name: externalKey.name, value: externalKey.value }
+  const guid = s.marketoGUID ?? sent.marketoGUID
+  if (guid !== undefined) result.marketoGUID = guid
   if (s.status === 'FAILED') result.error = { code: 'MARKETO_OBJECT_FAILED', message: s.error ?? 'Marketo reported a failure without a reason' }
   return result
 }
@@ -45,6 +48,7 @@ export function fromMarketoStatus (index: number, sent: MObject, s: MObjStatus):
 export function fromCallError (index: number, sent: MObject, err: GatewayError): ObjectResult {
   const result: ObjectResult = { index, id: sent.id ?? null, status: err.sent ? 'unknown' : 'not_applied', error: { code: err.code, message: err.message } }
   if (sent.externalKey !== undefined) result.externalKey = { name: sent.externalKey.name, value: sent.externalKey.value }
+  if (sent.marketoGUID !== undefined) result.marketoGUID = sent.marketoGUID
   return result
 }
 

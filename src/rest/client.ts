@@ -1,0 +1,124 @@
+import { GatewayError } from '../errors.js'
+import { toGatewayError } from '../marketo/faults.js'
+import type { CallHints } from '../marketo/http-transport.js'
+import type { MObject, MObjStatus, SyncOperation } from '../marketo/types.js'
+import type { SyncBackend } from '../sync/executor.js'
+import { firstError, readEnvelope, restError, TOKEN_ERRORS, type RestEnvelope } from './errors.js'
+import { RestHttp, type RestHttpOptions } from './http.js'
+import { planRestCalls, recordStatuses, restProblems, type RestCall, type RestMappingConfig } from './mapping.js'
+import { TokenCache } from './token.js'
+
+export interface MarketoRestClientOptions extends RestMappingConfig {
+  /** Base URL, e.g. https://123-ABC-456.mktorest.com (no trailing slash). */
+  endpoint: string
+  clientId: string
+  clientSecret: string
+  transport: RestHttpOptions
+  quotaRetryAfterMs?: number
+  now?: () => number
+}
+
+/** The REST API's body limit for standard calls (rest-api.md). */
+export const MAX_REST_BODY_BYTES = 1024 * 1024
+
+/** Program update answers that mean "this one program" rather than "this call". */
+const PROGRAM_NOT_FOUND = new Set([702, 610])
+
+// The REST backend behind the executor's seam: "send these objects, get these statuses". A batch
+// of several kinds (the generic route) takes several REST calls, made in order inside the one
+// call slot the executor holds; if a later one fails after an earlier one applied, the whole batch
+// is reported as sent (its objects `unknown`), never as not applied.
+export class MarketoRestClient implements SyncBackend {
+  readonly http: RestHttp
+  readonly tokens: TokenCache
+  private readonly endpoint: string
+
+  constructor (private readonly opts: MarketoRestClientOptions) {
+    this.endpoint = opts.endpoint.replace(/\/+$/, '')
+    this.http = new RestHttp(opts.transport)
+    this.tokens = new TokenCache({ http: this.http, endpoint: this.endpoint, clientId: opts.clientId, clientSecret: opts.clientSecret, now: opts.now })
+  }
+
+  close (): void {
+    this.http.close()
+  }
+
+  /** What the REST API cannot honour in this batch (empty: it maps). */
+  problems (operation: SyncOperation, objects: MObject[]): ReturnType<typeof restProblems> {
+    return restProblems(operation, objects, this.opts)
+  }
+
+  /** A dry run's view of the calls for one chunk: `POST path`, content type, body; no token. */
+  describeCalls (operation: SyncOperation, objects: MObject[]): string {
+    const plan = planRestCalls(operation, objects)
+    return plan.calls.map((c) => `POST ${c.path}\nContent-Type: ${c.contentType}\n\n${c.body}`).join('\n\n')
+  }
+
+  async syncMObjects (operation: SyncOperation, objects: MObject[], hints: CallHints): Promise<MObjStatus[]> {
+    const problems = this.problems(operation, objects)
+    if (problems.length > 0) {
+      // The routes check first; this is the backstop for any other caller.
+      throw new GatewayError('VALIDATION_FAILED', `not supported by the REST backend: ${problems[0].message}`, { sent: false })
+    }
+    const plan = planRestCalls(operation, objects)
+    const statuses: Array<MObjStatus | undefined> = objects.map((_, i) => plan.local.get(i))
+    let applied = false
+    for (const call of plan.calls) {
+      const progress = { sent: false }
+      try {
+        const got = await this.runCall(call, objects, { ...hints, progress })
+        call.indexes.forEach((index, k) => { statuses[index] = got[k] })
+        applied = true
+      } catch (err) {
+        const error = toGatewayError(err, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
+        if (hints.progress !== undefined) hints.progress.sent ||= progress.sent || applied
+        if (applied && !error.sent) {
+          throw new GatewayError(error.code, `${error.message} (after earlier REST calls of this batch were applied)`, { cause: error, upstreamCode: error.upstreamCode, retryAfterMs: error.retryAfterMs, sent: true })
+        }
+        throw error
+      }
+      if (hints.progress !== undefined) hints.progress.sent = true
+    }
+    return statuses as MObjStatus[]
+  }
+
+  private async runCall (call: RestCall, objects: MObject[], hints: CallHints): Promise<MObjStatus[]> {
+    if (Buffer.byteLength(call.body) > MAX_REST_BODY_BYTES) {
+      throw new GatewayError('UPSTREAM_REJECTED', `the REST call would carry ${Buffer.byteLength(call.body)} bytes, over Marketo's 1 MB limit: send fewer or smaller objects`, { upstreamCode: 413, sent: false })
+    }
+    let env: RestEnvelope | undefined
+    // A rejected token means nothing was applied: refresh once and resend.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const token = await this.tokens.get(hints)
+      env = readEnvelope(await this.http.request({
+        method: 'POST',
+        url: this.endpoint + call.path,
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': call.contentType },
+        body: call.body
+      }, hints))
+      if (env.success || !TOKEN_ERRORS.has(firstError(env).code)) break
+      this.tokens.invalidate(token)
+      if (hints.progress !== undefined) hints.progress.sent = false
+    }
+    const answer = env as RestEnvelope
+    if (call.kind === 'program') {
+      const index = call.indexes[0]
+      const sent = objects[index]
+      if (answer.success) return [{ id: sent.id ?? null, status: 'UPDATED' }]
+      const e = firstError(answer)
+      // One program per call: a data error is that program's failure, as on SOAP (FAILED / SKIPPED).
+      if (PROGRAM_NOT_FOUND.has(e.code)) return [{ id: sent.id ?? null, status: 'SKIPPED' }]
+      if (e.code >= 700) return [{ id: sent.id ?? null, status: 'FAILED', error: `${e.message.slice(0, 500)} (${e.code})` }]
+      throw restError(e.code, e.message, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
+    }
+    if (!answer.success) {
+      const e = firstError(answer)
+      throw restError(e.code, e.message, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
+    }
+    const statuses = recordStatuses(call, objects, answer.result)
+    if (typeof statuses === 'string') {
+      throw new GatewayError('UPSTREAM_PROTOCOL_ERROR', `Marketo's answer does not match the records sent (${statuses})`, { sent: true })
+    }
+    return statuses
+  }
+}

@@ -1,0 +1,439 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { randomUUID, timingSafeEqual } from 'node:crypto'
+import type { Attrib, MObject, MObjStatus, SyncOperation, TypeAttrib } from '../../marketo/types.js'
+import { SimulatorFault } from '../faults.js'
+import { HTML_502, type Knob } from '../knobs.js'
+import { readBody, resetConnection, send, type HandlerContext, type LedgerEntry } from '../handler.js'
+import type { StoredOpportunity, StoredProgram, StoredRole } from '../store.js'
+import { fromGuid, toGuid } from './guid.js'
+
+// The REST face of the simulated Marketo instance: the same store, limits, knobs and ledger as
+// the SOAP face, so a record written through one face is read through the other. Shapes and
+// codes follow adobe-docs-rest/ (error-codes.md, opportunities.md, opportunity-roles.md,
+// programs.md) and the REST OpenAPI subset.
+
+export interface RestFaceOptions {
+  clientId: string
+  clientSecret: string
+  /** Lifetime of an access token (expires_in is reported in whole seconds, at least 1). */
+  tokenTtlMs: number
+  /** The store field that is REST's externalOpportunityId. */
+  externalKeyField: string
+}
+
+export interface RestFaceControl {
+  /** Expire every token issued so far (the next data call gets 602). */
+  expireTokens (): void
+  setTokenTtlMs (ms: number): void
+  readonly tokensIssued: number
+}
+
+export const MAX_REST_RECORDS = 300
+export const MAX_REST_BODY_BYTES = 1024 * 1024
+export const MAX_REST_URI_BYTES = 8 * 1024
+const JSON_TYPE = 'application/json;charset=UTF-8'
+
+const ACTIONS: Record<string, SyncOperation> = { createOnly: 'INSERT', updateOnly: 'UPDATE', createOrUpdate: 'UPSERT' }
+// A SOAP fault knob, answered by the REST face as its REST twin.
+const SOAP_TO_REST: Record<number, number> = { 20023: 606, 20024: 615, 20015: 607, 20014: 603, 20013: 603, 20016: 602, 10001: 611, 20011: 611 }
+
+class RestFault extends Error {
+  constructor (readonly code: number, message: string) { super(message) }
+}
+
+function safeEqual (a: string, b: string): boolean {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
+}
+
+function requestId (): string {
+  return `${randomUUID().slice(0, 5)}#${Date.now().toString(16)}`
+}
+
+function lowerFirst (s: string): string {
+  return s.charAt(0).toLowerCase() + s.slice(1)
+}
+
+function storeValue (v: unknown): string {
+  if (typeof v === 'boolean') return v ? '1' : '0'
+  return String(v)
+}
+
+export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { handle: NonNullable<HandlerContext['rest']>, control: RestFaceControl } {
+  const tokens = new Map<string, number>()
+  let issued = 0
+  let ttlMs = opts.tokenTtlMs
+  let seq = 1_000_000
+  const control: RestFaceControl = {
+    expireTokens: () => { for (const t of tokens.keys()) tokens.set(t, 0) },
+    setTokenTtlMs: (ms) => { ttlMs = ms },
+    get tokensIssued () { return issued }
+  }
+
+  const json = (res: ServerResponse, body: unknown, status = 200): void => {
+    send(res, status, JSON.stringify(body), JSON_TYPE)
+  }
+  const failure = (res: ServerResponse, code: number, message: string): void => {
+    json(res, { requestId: requestId(), success: false, errors: [{ code: String(code), message }] })
+  }
+
+  // ------------------------------------------------------------ identity
+
+  async function identity (req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
+    if (path !== '/identity/oauth/token') { json(res, { error: 'not_found' }, 404); return }
+    const raw = req.method === 'POST' ? await readBody(req, 65_536) : Buffer.alloc(0)
+    const params = new URLSearchParams(query)
+    if (raw !== 'too-large' && raw.length > 0) for (const [k, v] of new URLSearchParams(raw.toString('utf8'))) params.set(k, v)
+    if (params.get('grant_type') !== 'client_credentials') { json(res, { error: 'invalid_request', error_description: 'grant_type must be client_credentials' }, 400); return }
+    if (!safeEqual(params.get('client_id') ?? '', opts.clientId) || !safeEqual(params.get('client_secret') ?? '', opts.clientSecret)) {
+      json(res, { error: 'unauthorized', error_description: 'Bad client credentials' }, 401)
+      return
+    }
+    const token = `${randomUUID()}:sim`
+    tokens.set(token, ctx.clock().getTime() + ttlMs)
+    issued++
+    json(res, { access_token: token, token_type: 'bearer', expires_in: Math.max(1, Math.round(ttlMs / 1_000)), scope: 'api-user@simulator' })
+  }
+
+  // ---------------------------------------------------------------- data
+
+  function fieldMap (): Map<string, string> {
+    const out = new Map<string, string>()
+    for (const f of ctx.store.describe('Opportunity').fields) {
+      if (f.isReadonly || f.name === opts.externalKeyField) continue
+      out.set(f.name, f.name)
+      out.set(lowerFirst(f.name), f.name)
+    }
+    return out
+  }
+
+  function opportunityRecord (o: StoredOpportunity, i: number): Record<string, unknown> {
+    const r: Record<string, unknown> = { seq: i, marketoGUID: toGuid('opportunity', o.id), createdAt: o.createdAt, updatedAt: o.updatedAt }
+    for (const [name, value] of Object.entries(o.fields)) {
+      if (name === opts.externalKeyField) r.externalOpportunityId = value
+      else r[lowerFirst(name)] = value
+    }
+    return r
+  }
+
+  function roleRecord (r: StoredRole, i: number): Record<string, unknown> {
+    const opp = ctx.store.opportunities.get(r.opportunityId)
+    const out: Record<string, unknown> = { seq: i, marketoGUID: toGuid('role', r.id), externalOpportunityId: opp?.fields[opts.externalKeyField] ?? null, leadId: r.personId, createdAt: r.createdAt, updatedAt: r.updatedAt }
+    for (const [name, value] of Object.entries(r.fields)) out[lowerFirst(name)] = name === 'IsPrimary' ? value === '1' : value
+    return out
+  }
+
+  function programResponse (p: StoredProgram): Record<string, unknown> {
+    return {
+      id: p.id,
+      name: p.name,
+      description: '',
+      createdAt: p.createdAt,
+      updatedAt: p.updatedAt,
+      url: `https://app.marketo.example/#PG${p.id}A1`,
+      type: p.type.toLowerCase() === 'event' ? 'event' : 'default',
+      channel: p.tags.find((t) => t.type === 'Channel')?.value ?? '',
+      folder: { type: 'Folder', value: p.workspaceId, folderName: p.treePath },
+      status: '',
+      workspace: p.workspaceName,
+      tags: p.tags.map((t) => ({ tagType: t.type, tagValue: t.value })),
+      costs: p.costs.map((c) => ({ startDate: `${c.month}-01`, cost: Number(c.amount), ...(c.note !== undefined ? { note: c.note } : {}) }))
+    }
+  }
+
+  type Row = { seq: number, status: string, marketoGUID?: string, reasons?: Array<{ code: string, message: string }> }
+
+  function skipped (i: number, code: number, message: string): Row {
+    return { seq: i, status: 'skipped', reasons: [{ code: String(code), message }] }
+  }
+
+  function fromStatus (i: number, s: MObjStatus, operation: SyncOperation, kind: 'opportunity' | 'role', what: string): Row {
+    const guid = s.id !== null ? toGuid(kind, s.id) : undefined
+    switch (s.status) {
+      case 'CREATED': return { seq: i, status: 'created', marketoGUID: guid }
+      case 'UPDATED':
+      case 'UNCHANGED': return { seq: i, status: 'updated', marketoGUID: guid }
+      case 'SKIPPED': return operation === 'INSERT' ? { ...skipped(i, 1005, `${what} already exists`), marketoGUID: guid } : skipped(i, 1004, `${what} not found`)
+      default: return skipped(i, /^Unknown field/.test(s.error ?? '') ? 1006 : 1003, s.error ?? 'Invalid data')
+    }
+  }
+
+  /** Sync Opportunities / Sync Opportunity Roles: one store call per record, answered by seq. */
+  function syncRecords (kind: 'opportunity' | 'role', body: Record<string, unknown>, entry: LedgerEntry, knob: Knob | undefined): Row[] {
+    const action = body.action ?? 'createOrUpdate'
+    const operation = typeof action === 'string' ? ACTIONS[action] : undefined
+    if (operation === undefined) throw new RestFault(1003, `Invalid action '${String(action).slice(0, 40)}': expected createOnly, updateOnly or createOrUpdate`)
+    const dedupeBy = body.dedupeBy ?? 'dedupeFields'
+    if (dedupeBy !== 'dedupeFields' && dedupeBy !== 'idField') throw new RestFault(1003, 'Invalid dedupeBy: expected dedupeFields or idField')
+    if (dedupeBy === 'idField' && operation !== 'UPDATE') throw new RestFault(1003, 'dedupeBy idField is only valid with action updateOnly')
+    const input = body.input
+    if (!Array.isArray(input)) throw new RestFault(701, 'input cannot be blank')
+    if (input.length > MAX_REST_RECORDS) throw new RestFault(1003, `Too many records: ${input.length}, the maximum is ${MAX_REST_RECORDS}`)
+    const fields = kind === 'opportunity' ? fieldMap() : undefined
+    const what = kind === 'opportunity' ? 'Opportunity' : 'Opportunity role'
+    const objects: MObject[] = []
+    const statuses: MObjStatus[] = []
+    const fail = new Set(knob?.failObjects ?? [])
+    entry.syncOperation = operation
+    const rows = input.map((raw: unknown, i: number): Row => {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return skipped(i, 1003, 'Invalid data: a record must be an object')
+      const rec = raw as Record<string, unknown>
+      const obj: MObject = { type: kind === 'opportunity' ? 'Opportunity' : 'OpportunityPersonRole' }
+      const attribs: Attrib[] = []
+      if (dedupeBy === 'idField') {
+        const id = typeof rec.marketoGUID === 'string' ? fromGuid(kind, rec.marketoGUID) : undefined
+        if (id === undefined) return skipped(i, typeof rec.marketoGUID === 'string' ? 1004 : 1002, typeof rec.marketoGUID === 'string' ? `${what} not found` : 'Missing value for the required parameter marketoGUID')
+        obj.id = id
+      }
+      if (kind === 'opportunity') {
+        const ext = rec.externalOpportunityId
+        if (dedupeBy === 'dedupeFields') {
+          if (typeof ext !== 'string' || ext === '') return skipped(i, 1002, 'Missing value for the required parameter externalOpportunityId')
+          obj.externalKey = { name: opts.externalKeyField, value: ext }
+        }
+        for (const [name, value] of Object.entries(rec)) {
+          if (name === 'externalOpportunityId' || name === 'marketoGUID') continue
+          if (name === 'seq' || name === 'reasons') return skipped(i, 1003, `Invalid data: ${name} is only part of responses`)
+          const store = (fields as Map<string, string>).get(name)
+          if (store === undefined) return skipped(i, 1006, `Field '${name.slice(0, 80)}' not found`)
+          if (value === null || typeof value === 'object') return skipped(i, 1001, `Invalid value for '${name.slice(0, 80)}'`)
+          attribs.push({ name: store, value: storeValue(value) })
+        }
+      } else {
+        const ext = rec.externalOpportunityId
+        const lead = rec.leadId
+        const role = rec.role
+        if (dedupeBy === 'dedupeFields') {
+          if (typeof ext !== 'string' || ext === '') return skipped(i, 1002, 'Missing value for the required parameter externalOpportunityId')
+          if (typeof lead !== 'number' || !Number.isInteger(lead)) return skipped(i, 1002, 'Missing value for the required parameter leadId')
+          if (typeof role !== 'string' || role === '') return skipped(i, 1002, 'Missing value for the required parameter role')
+          obj.associations = [{ mObjType: 'Opportunity', externalKey: { name: opts.externalKeyField, value: ext } }]
+          attribs.push({ name: 'PersonId', value: String(lead) })
+        }
+        for (const [name, value] of Object.entries(rec)) {
+          if (['externalOpportunityId', 'leadId', 'marketoGUID'].includes(name)) continue
+          const store = name === 'role' ? 'Role' : name === 'isPrimary' ? 'IsPrimary' : name === 'externalCreatedDate' ? 'ExternalCreatedDate' : undefined
+          if (store === undefined) return skipped(i, 1006, `Field '${name.slice(0, 80)}' not found`)
+          attribs.push({ name: store, value: storeValue(value) })
+        }
+      }
+      if (attribs.length > 0) obj.attribs = attribs
+      objects.push(obj)
+      // One record at a time: each succeeds or fails alone, as Marketo's records do.
+      const status = ctx.store.sync(operation, [obj], { failObjects: fail.has(i) ? new Set([0]) : undefined })[0]
+      statuses.push(status)
+      return fromStatus(i, status, operation, kind, what)
+    })
+    entry.objects = objects
+    entry.statuses = statuses
+    entry.applied = true
+    return rows
+  }
+
+  function updateProgram (id: number, form: Record<string, unknown>, entry: LedgerEntry): Record<string, unknown> {
+    const typeAttribs: TypeAttrib[] = []
+    for (const name of Object.keys(form)) {
+      if (name !== 'costs' && name !== 'tags') throw new RestFault(709, `Updating ${name.slice(0, 40)} is not supported by this simulator (costs and tags are)`)
+    }
+    const costs = form.costs ?? []
+    const tags = form.tags ?? []
+    if (!Array.isArray(costs) || !Array.isArray(tags)) throw new RestFault(1003, 'costs and tags must be JSON arrays')
+    for (const c of costs as Array<Record<string, unknown>>) {
+      if (typeof c?.startDate !== 'string' || !/^\d{4}-\d{2}-\d{2}/.test(c.startDate)) throw new RestFault(1003, 'Invalid cost startDate')
+      if (typeof c.cost !== 'number' || !Number.isInteger(c.cost)) throw new RestFault(1001, `Invalid value '${String(c.cost).slice(0, 20)}'. Required of type 'Integer'`)
+      const attribs = [{ name: 'Month', value: c.startDate.slice(0, 7) }, { name: 'Amount', value: String(c.cost) }]
+      if (typeof c.note === 'string') attribs.push({ name: 'Note', value: c.note })
+      typeAttribs.push({ attrType: 'Cost', attribs })
+    }
+    for (const t of tags as Array<Record<string, unknown>>) {
+      if (typeof t?.tagType !== 'string' || typeof t.tagValue !== 'string') throw new RestFault(1003, 'A tag needs tagType and tagValue')
+      typeAttribs.push({ attrType: 'Tag', attribs: [{ name: 'Type', value: t.tagType }, { name: 'Value', value: t.tagValue }] })
+    }
+    const obj: MObject = { type: 'Program', id, typeAttribs }
+    entry.objects = [obj]
+    entry.syncOperation = 'UPDATE'
+    const status = ctx.store.sync('UPDATE', [obj])[0]
+    entry.statuses = [status]
+    entry.applied = true
+    if (status.status === 'SKIPPED') throw new RestFault(702, `Program ${id} not found`)
+    if (status.status === 'FAILED') throw new RestFault(709, status.error ?? 'Business rule violation')
+    return programResponse(ctx.store.programs.get(id) as StoredProgram)
+  }
+
+  function lookup (path: string, params: URLSearchParams): Array<Record<string, unknown>> {
+    const filterType = params.get('filterType')
+    const values = (params.getAll('filterValues').join(',')).split(',').filter((v) => v !== '')
+    if (filterType === null || values.length === 0) throw new RestFault(701, 'filterType and filterValues cannot be blank')
+    if (values.length > MAX_REST_RECORDS) throw new RestFault(1003, `Too many filterValues: the maximum is ${MAX_REST_RECORDS}`)
+    if (path === '/rest/v1/opportunities.json') {
+      const all = [...ctx.store.opportunities.values()].sort((a, b) => a.id - b.id)
+      let rows: StoredOpportunity[]
+      if (filterType === 'marketoGUID') rows = all.filter((o) => values.includes(toGuid('opportunity', o.id)))
+      else if (filterType === 'externalOpportunityId') rows = all.filter((o) => values.includes(o.fields[opts.externalKeyField]))
+      else throw new RestFault(1003, `Invalid filterType '${filterType.slice(0, 40)}': expected externalOpportunityId or marketoGUID`)
+      return rows.map(opportunityRecord)
+    }
+    const all = [...ctx.store.roles.values()].sort((a, b) => a.id - b.id)
+    let rows: StoredRole[]
+    if (filterType === 'marketoGUID') rows = all.filter((r) => values.includes(toGuid('role', r.id)))
+    else if (filterType === 'leadId') rows = all.filter((r) => values.includes(String(r.personId)))
+    else if (filterType === 'externalOpportunityId') rows = all.filter((r) => values.includes(ctx.store.opportunities.get(r.opportunityId)?.fields[opts.externalKeyField] ?? '\u0000'))
+    else throw new RestFault(1003, `Invalid filterType '${filterType.slice(0, 40)}': expected externalOpportunityId, leadId or marketoGUID`)
+    return rows.map(roleRecord)
+  }
+
+  async function data (req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
+    const stats = ctx.stats
+    stats.totalCalls++
+    stats.currentConcurrent++
+    if (stats.currentConcurrent > stats.peakConcurrent) stats.peakConcurrent = stats.currentConcurrent
+    let admitted = false
+    res.once('close', () => {
+      stats.currentConcurrent--
+      if (admitted) ctx.limits.release()
+    })
+    const params = new URLSearchParams(query)
+    const contentType = String(req.headers['content-type'] ?? '')
+    const auth = String(req.headers.authorization ?? '')
+    const entry: LedgerEntry = {
+      seq: ++seq,
+      operation: '',
+      receivedAt: ctx.clock().toISOString(),
+      applied: false,
+      face: 'rest',
+      rest: { method: req.method ?? '', path, query: params.has('access_token') ? '[access_token]' : query, contentType, tokenIn: params.has('access_token') ? 'query' : auth.startsWith('Bearer ') ? 'header' : 'none' }
+    }
+    let knob: Knob | undefined
+    if (ctx.inspection) {
+      ctx.ledger.push(entry)
+      if (ctx.ledger.length > 100_000) ctx.ledger.splice(0, ctx.ledger.length - 100_000)
+    }
+    const answerError = (code: number, message: string): void => {
+      entry.rest!.errorCode = String(code)
+      entry.httpStatus = 200
+      stats.faultsByCode[code] = (stats.faultsByCode[code] ?? 0) + 1
+      failure(res, code, message)
+    }
+    try {
+      if (Buffer.byteLength(req.url ?? '') > MAX_REST_URI_BYTES) {
+        entry.httpStatus = 414
+        send(res, 414, '414 Request-URI Too Large', 'text/plain', { Connection: 'close' })
+        req.resume()
+        return
+      }
+      const raw = req.method === 'POST' ? await readBody(req, Math.min(ctx.maxBodyBytes, MAX_REST_BODY_BYTES)) : Buffer.alloc(0)
+      if (raw === 'too-large') {
+        entry.httpStatus = 413
+        send(res, 413, '413 Request Entity Too Large', 'text/plain', { Connection: 'close' })
+        req.resume()
+        return
+      }
+      const programMatch = /^\/rest\/asset\/v1\/program\/(\d{1,10})\.json$/.exec(path)
+      let body: unknown
+      if (req.method === 'POST') {
+        const text = raw.toString('utf8')
+        if (programMatch) {
+          if (!/^application\/x-www-form-urlencoded\b/i.test(contentType)) throw new RestFault(612, 'Invalid Content Type')
+          const form: Record<string, unknown> = {}
+          for (const [k, v] of new URLSearchParams(text)) {
+            try { form[k] = k === 'costs' || k === 'tags' ? JSON.parse(v) : v } catch { throw new RestFault(609, `Invalid JSON in ${k.slice(0, 20)}`) }
+          }
+          body = form
+        } else {
+          if (!/^application\/json\b/i.test(contentType)) throw new RestFault(612, 'Invalid Content Type')
+          try { body = JSON.parse(text) } catch { throw new RestFault(609, 'Invalid JSON') }
+        }
+        entry.rest!.body = body
+      }
+
+      // The token: only in the Authorization header (the access_token parameter is gone).
+      if (entry.rest!.tokenIn !== 'header') throw new RestFault(601, 'Access token invalid')
+      const token = auth.slice('Bearer '.length).trim()
+      const expires = tokens.get(token)
+      if (expires === undefined) throw new RestFault(601, 'Access token invalid')
+      if (ctx.clock().getTime() >= expires) throw new RestFault(602, 'Access token expired')
+      // Knobs act on authenticated data calls: a token refresh does not use one up.
+      knob = ctx.inspection ? ctx.knobs.next() : undefined
+      if (knob) entry.knob = knob
+
+      if (knob && (knob.fault !== undefined || knob.html502 || knob.empty200 || knob.hostile || knob.resetBeforeApply)) {
+        if (knob.latencyMs) await new Promise((resolve) => setTimeout(resolve, knob?.latencyMs))
+        if (knob.resetBeforeApply) { resetConnection(req); return }
+        if (knob.fault !== undefined) {
+          const code = knob.fault >= 600 && knob.fault < 2000 ? knob.fault : SOAP_TO_REST[knob.fault] ?? 1003
+          throw new RestFault(code, `Simulated error (injected ${knob.fault})`)
+        }
+        if (knob.html502) { entry.httpStatus = 502; send(res, 502, HTML_502, 'text/html'); return }
+        entry.httpStatus = 200
+        send(res, 200, knob.empty200 ? '' : '<?xml version="1.0"?><html/>', knob.empty200 ? JSON_TYPE : 'text/xml')
+        return
+      }
+
+      try {
+        ctx.limits.admit(ctx.clock())
+      } catch (err) {
+        if (err instanceof SimulatorFault) throw new RestFault(SOAP_TO_REST[err.code] ?? 611, err.code === 20023 ? 'Max rate limit \'100\' exceeded with in \'20\' secs' : err.code === 20024 ? 'Concurrent access limit reached' : err.code === 20015 ? 'Daily quota reached' : err.detailMessage)
+        throw err
+      }
+      admitted = true
+      if (knob?.latencyMs) await new Promise((resolve) => setTimeout(resolve, knob?.latencyMs))
+
+      let answer: Record<string, unknown>
+      if ((path === '/rest/v1/opportunities.json' || path === '/rest/v1/opportunities/roles.json') && req.method === 'POST') {
+        const kind = path === '/rest/v1/opportunities.json' ? 'opportunity' : 'role'
+        entry.operation = 'syncMObjects'
+        if (params.get('_method') === 'GET') {
+          entry.operation = 'getMObjects'
+          throw new RestFault(1003, 'Compound-key lookups are not supported by this simulator')
+        }
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RestFault(609, 'Invalid JSON: expected an object')
+        let rows = syncRecords(kind, body as Record<string, unknown>, entry, knob)
+        if (knob?.statusCount === 'fewer') rows = rows.slice(0, Math.max(0, rows.length - 1))
+        if (knob?.statusCount === 'more') rows = [...rows, { seq: rows.length, status: 'updated' }]
+        if (knob?.unmatchedId && rows.length > 0) rows = [{ ...rows[0], seq: 2_000_000_000 }, ...rows.slice(1)]
+        answer = { requestId: requestId(), success: true, result: rows }
+      } else if ((path === '/rest/v1/opportunities.json' || path === '/rest/v1/opportunities/roles.json') && req.method === 'GET') {
+        entry.operation = 'getMObjects'
+        const result = lookup(path, params)
+        entry.applied = true
+        answer = { requestId: requestId(), success: true, result, moreResult: false }
+      } else if (programMatch && req.method === 'POST') {
+        entry.operation = 'syncMObjects'
+        answer = { requestId: requestId(), success: true, errors: [], warnings: [], result: [updateProgram(Number(programMatch[1]), body as Record<string, unknown>, entry)] }
+      } else if (programMatch && req.method === 'GET') {
+        entry.operation = 'getMObjects'
+        const program = ctx.store.programs.get(Number(programMatch[1]))
+        entry.applied = true
+        answer = program === undefined
+          ? { requestId: requestId(), success: true, errors: [], warnings: ['No assets found for the given search criteria.'] }
+          : { requestId: requestId(), success: true, errors: [], warnings: [], result: [programResponse(program)] }
+      } else {
+        throw new RestFault(610, 'Requested resource not found')
+      }
+
+      if (knob?.resetAfterApply) { resetConnection(req); return }
+      const text = JSON.stringify(answer)
+      entry.httpStatus = 200
+      if (knob?.truncated) { send(res, 200, text.slice(0, Math.floor(text.length / 2)), JSON_TYPE); return }
+      send(res, 200, text, JSON_TYPE)
+    } catch (err) {
+      if (err instanceof RestFault) {
+        answerError(err.code, err.message)
+      } else {
+        ctx.logger?.warn({ err }, 'simulator REST face: unexpected error')
+        answerError(611, 'System error')
+      }
+    }
+  }
+
+  const handle = (req: IncomingMessage, res: ServerResponse, path: string, query: string): void => {
+    const run = path.startsWith('/identity/') ? identity(req, res, path, query) : data(req, res, path, query)
+    run.catch((err: unknown) => {
+      ctx.logger?.warn({ err }, 'simulator REST face: failed to answer')
+      if (!res.headersSent) failure(res, 611, 'System error')
+      else res.destroy()
+    })
+  }
+  return { handle, control }
+}
