@@ -1,8 +1,9 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { commonProblems, problemResponse } from './responses.js'
 import { GatewayError } from '../errors.js'
 import type { MObject } from '../marketo/types.js'
 import { sendProblem } from '../plugins/errors.js'
-import { ref, ProblemDetails, ObjectResult } from '../schemas/common.js'
+import { ref, ObjectResult } from '../schemas/common.js'
 import { OpportunityParams } from '../schemas/opportunities.js'
 import { DeleteBody, DeleteResult, RoleParams } from '../schemas/reads.js'
 import type { DeleteBody as DeleteBodyT } from '../schemas/reads.js'
@@ -17,14 +18,11 @@ export interface DeleteRoutesOptions {
 
 const MAX_OBJECTS_PER_CALL = 100
 
-const problem = ref(ProblemDetails)
 const errorResponses = {
-  400: { ...problem, description: 'Invalid request: bad id, unknown field, empty or oversized batch' },
-  401: { ...problem, description: 'Missing or invalid API key (Authorization: Bearer); see WWW-Authenticate' },
-  429: { ...problem, description: 'The API key\'s rate limit, or Marketo\'s rate limit or daily quota, reached; see Retry-After' },
-  502: { ...problem, description: 'Marketo failed or answered something that cannot be trusted; objects are `unknown` or `not_applied`' },
-  503: { ...problem, description: 'Marketo unreachable, its concurrency limit reached, or the circuit is open; see Retry-After' },
-  504: { ...problem, description: 'Marketo did not answer before the deadline; objects are `unknown`' }
+  400: problemResponse('Invalid request: bad id, unknown field, empty or oversized batch'),
+  ...commonProblems,
+  502: problemResponse('Marketo failed or answered something that cannot be trusted; objects are `unknown` or `not_applied`'),
+  504: problemResponse('Marketo did not answer before the deadline; objects are `unknown`')
 }
 
 interface DeleteRun {
@@ -114,8 +112,8 @@ const deleteRoutes: FastifyPluginAsync<DeleteRoutesOptions> = async (app, opts) 
         200: { ...ref(DeleteResult), description: 'No object failed' },
         207: { ...ref(DeleteResult), description: 'At least one object failed; see results[].error' },
         ...errorResponses,
-        413: { ...problem, description: 'Body larger than the limit' },
-        415: { ...problem, description: 'Body is not application/json' }
+        413: problemResponse('Body larger than the limit'),
+        415: problemResponse('Body is not application/json')
       }
     }
   }, async (request, reply) => {

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto'
+import { commonProblems, problemResponse } from './responses.js'
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify'
 import { GatewayError } from '../errors.js'
 import type { DescribeCache } from '../describe-cache.js'
 import type { Criterion, GetMObjectsQuery, ReadMObject } from '../marketo/reads.js'
 import type { Association } from '../marketo/types.js'
 import { opportunityFromMObject, programFromMObject, roleFromMObject } from '../mapping/reads.js'
-import { ref, ProblemDetails } from '../schemas/common.js'
+import { ref } from '../schemas/common.js'
 import { OpportunityParams } from '../schemas/opportunities.js'
 import { ProgramParams } from '../schemas/programs.js'
 import {
@@ -21,16 +22,13 @@ export interface ReadRoutesOptions {
   describeCache: DescribeCache
 }
 
-const problem = ref(ProblemDetails)
 export const readErrorResponses = {
-  400: { ...problem, description: 'Invalid query: unknown parameter, wrong type, or a cursor from other filters' },
-  401: { ...problem, description: 'Missing or invalid API key (Authorization: Bearer); see WWW-Authenticate' },
-  429: { ...problem, description: 'The API key\'s rate limit, or Marketo\'s rate limit or daily quota, reached; see Retry-After' },
-  502: { ...problem, description: 'Marketo failed or answered something that cannot be trusted' },
-  503: { ...problem, description: 'Marketo unreachable, its concurrency limit reached, or the circuit is open; see Retry-After' },
-  504: { ...problem, description: 'Marketo did not answer before the deadline' }
+  400: problemResponse('Invalid query: unknown parameter, wrong type, or a cursor from other filters'),
+  ...commonProblems,
+  502: problemResponse('Marketo failed or answered something that cannot be trusted'),
+  504: problemResponse('Marketo did not answer before the deadline')
 }
-const notFound = (what: string) => ({ 404: { ...problem, description: `No ${what} with this id` } })
+const notFound = (what: string) => ({ 404: problemResponse(`No ${what} with this id`) })
 
 // ------------------------------------------------------------------ cursors
 

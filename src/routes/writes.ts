@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { commonProblems, problemResponse } from './responses.js'
 import { GatewayError } from '../errors.js'
 import { MappingError } from '../mapping/mapping-error.js'
 import type { SyncPlan } from '../mapping/plan.js'
@@ -6,7 +7,7 @@ import { planProgramCosts, planProgramTags } from '../mapping/programs.js'
 import { planOpportunities, planOpportunityPatch } from '../mapping/opportunities.js'
 import { planRoles } from '../mapping/roles.js'
 import { planMObjects } from '../mapping/mobjects.js'
-import { ref, ProblemDetails, SyncResult, ObjectResult, DryRunResult } from '../schemas/common.js'
+import { ref, SyncResult, ObjectResult, DryRunResult } from '../schemas/common.js'
 import { ProgramParams, ProgramCostsBody, ProgramTagsBody } from '../schemas/programs.js'
 import { OpportunityParams, OpportunitiesBody, OpportunityPatchBody } from '../schemas/opportunities.js'
 import { RolesBody } from '../schemas/roles.js'
@@ -28,16 +29,13 @@ export interface WriteRoutesOptions {
   describeCache?: DescribeCache
 }
 
-const problem = ref(ProblemDetails)
 const errorResponses = {
-  400: { ...problem, description: 'Invalid request: unknown field, wrong type, bad string, out-of-range value, empty or oversized batch' },
-  401: { ...problem, description: 'Missing or invalid API key (Authorization: Bearer); see WWW-Authenticate' },
-  413: { ...problem, description: 'Body larger than the limit' },
-  415: { ...problem, description: 'Body is not application/json' },
-  429: { ...problem, description: 'The API key\'s rate limit, or Marketo\'s rate limit or daily quota, reached; see Retry-After' },
-  502: { ...problem, description: 'Marketo failed or answered something that cannot be trusted; objects are `unknown` or `not_applied`' },
-  503: { ...problem, description: 'Marketo unreachable, its concurrency limit reached, or the circuit is open; see Retry-After' },
-  504: { ...problem, description: 'Marketo did not answer before the deadline; objects are `unknown`' }
+  400: problemResponse('Invalid request: unknown field, wrong type, bad string, out-of-range value, empty or oversized batch'),
+  ...commonProblems,
+  413: problemResponse('Body larger than the limit'),
+  415: problemResponse('Body is not application/json'),
+  502: problemResponse('Marketo failed or answered something that cannot be trusted; objects are `unknown` or `not_applied`'),
+  504: problemResponse('Marketo did not answer before the deadline; objects are `unknown`')
 }
 export const DryRunQuery = Type.Object({
   dryRun: Type.Optional(Type.Boolean({ default: false, description: 'Validate and map only: answer with the SOAP envelopes that would be sent (signature redacted) and the per-object plan; Marketo is not called' }))
@@ -194,7 +192,7 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
       response: {
         200: { anyOf: [ref(ObjectResult), ref(DryRunResult)], description: 'Updated or unchanged (or, with ?dryRun=true, the plan)' },
         207: { ...ref(ObjectResult), description: 'Marketo refused the update; see error' },
-        404: { ...problem, description: 'No opportunity with this id' },
+        404: problemResponse('No opportunity with this id'),
         ...errorResponses
       }
     }
