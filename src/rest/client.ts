@@ -4,7 +4,7 @@ import type { CallHints } from '../marketo/http-transport.js'
 import type { MObject, MObjStatus, SyncOperation } from '../marketo/types.js'
 import type { SyncBackend } from '../sync/executor.js'
 import { firstError, readEnvelope, restError, TOKEN_ERRORS, type RestEnvelope } from './errors.js'
-import { RestHttp, type RestHttpOptions } from './http.js'
+import { BoundedHttp, type TransportOptions } from '../marketo/http-transport.js'
 import { planRestCalls, recordStatuses, restProblems, type RestCall, type RestMappingConfig } from './mapping.js'
 import { TokenCache } from './token.js'
 
@@ -13,7 +13,7 @@ export interface MarketoRestClientOptions extends RestMappingConfig {
   endpoint: string
   clientId: string
   clientSecret: string
-  transport: RestHttpOptions
+  transport: TransportOptions
   quotaRetryAfterMs?: number
   now?: () => number
 }
@@ -29,13 +29,13 @@ const PROGRAM_NOT_FOUND = new Set([702, 610])
 // call slot the executor holds; if a later one fails after an earlier one applied, the whole batch
 // is reported as sent (its objects `unknown`), never as not applied.
 export class MarketoRestClient implements SyncBackend {
-  readonly http: RestHttp
+  readonly http: BoundedHttp
   readonly tokens: TokenCache
   private readonly endpoint: string
 
   constructor (private readonly opts: MarketoRestClientOptions) {
     this.endpoint = opts.endpoint.replace(/\/+$/, '')
-    this.http = new RestHttp(opts.transport)
+    this.http = new BoundedHttp(opts.transport)
     this.tokens = new TokenCache({ http: this.http, endpoint: this.endpoint, clientId: opts.clientId, clientSecret: opts.clientSecret, now: opts.now })
   }
 
@@ -93,7 +93,7 @@ export class MarketoRestClient implements SyncBackend {
       env = readEnvelope(await this.http.request({
         method: 'POST',
         url: this.endpoint + call.path,
-        headers: { Authorization: `Bearer ${token}`, 'Content-Type': call.contentType },
+        headers: { Accept: 'application/json', Authorization: `Bearer ${token}`, 'Content-Type': call.contentType },
         body: call.body
       }, hints))
       if (env.success || !TOKEN_ERRORS.has(firstError(env).code)) break

@@ -1,6 +1,6 @@
 import { GatewayError } from '../errors.js'
 import { TransportError } from '../marketo/http-transport.js'
-import type { RestHttpResponse } from './http.js'
+import type { BoundedResponse } from '../marketo/http-transport.js'
 
 // REST answers become the same GatewayError codes as their SOAP twins (src/marketo/faults.ts),
 // keyed on codes, never on message texts. A response-level 6xx/7xx error means Marketo did not
@@ -46,7 +46,7 @@ export function restError (code: number, message: string, opts: { quotaRetryAfte
 }
 
 /** The JSON envelope of a REST answer, or a thrown TransportError / GatewayError. */
-export function readEnvelope (res: RestHttpResponse): RestEnvelope {
+export function readEnvelope (res: Pick<BoundedResponse, 'status' | 'contentType' | 'text'>): RestEnvelope {
   const isJson = /\bjson\b/i.test(res.contentType)
   if (res.status === 413 || res.status === 414) {
     // Refused before anything was applied: the caller's batch has to be split.

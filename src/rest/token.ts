@@ -1,13 +1,13 @@
 import { GatewayError } from '../errors.js'
 import type { CallHints } from '../marketo/http-transport.js'
-import type { RestHttp } from './http.js'
+import type { BoundedHttp } from '../marketo/http-transport.js'
 
 // OAuth2 client credentials (POST /identity/oauth/token, form body: the secret never goes into a
 // URL, where proxies and logs would keep it). One token cached until shortly before expires_in,
 // one refresh in flight shared by every caller.
 
 export interface TokenCacheOptions {
-  http: RestHttp
+  http: BoundedHttp
   endpoint: string
   clientId: string
   clientSecret: string
@@ -45,7 +45,7 @@ export class TokenCache {
     const res = await this.opts.http.request({
       method: 'POST',
       url: `${this.opts.endpoint}/identity/oauth/token`,
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      headers: { Accept: 'application/json', 'Content-Type': 'application/x-www-form-urlencoded' },
       body
     }, { deadline: hints.deadline, signal: hints.signal })
     let parsed: { access_token?: unknown, expires_in?: unknown, error?: unknown } | undefined
