@@ -1,6 +1,21 @@
 import type { GatewayError } from '../errors.js'
 import { RETRYABLE_FAULTS } from '../marketo/faults.js'
-import type { RetryBudget } from './breaker.js'
+import type { CircuitBreaker, RetryBudget } from './breaker.js'
+import type { Limiter } from './limiter.js'
+
+// What every path that calls Marketo shares: the call budget, the circuit and the retry rule's knobs.
+export interface CallPolicyOptions {
+  limiter: Limiter
+  breaker: CircuitBreaker
+  budget: RetryBudget
+  callTimeoutMs: number
+  maxAttempts: number
+  backoffBaseMs: number
+  backoffMaxMs: number
+  quotaRetryAfterMs: number
+  random?: () => number
+  now?: () => number
+}
 
 export interface RetryContext {
   attempt: number

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { GatewayError } from '../errors.js'
 import { toGatewayError } from '../marketo/faults.js'
-import { retryDelay } from '../resilience/retry-policy.js'
+import { retryDelay, type CallPolicyOptions } from '../resilience/retry-policy.js'
 import type { CallHints } from '../marketo/http-transport.js'
 import {
   deleteMObjectsBody, describeMObjectBody, getMObjectsBody, parseDeleteStatuses, parseDescribe, parseGetMObjects,
@@ -21,20 +21,10 @@ export interface CallInvoker {
   invoke (operation: MarketoOperation, body: Record<string, unknown>, hints: CallHints): Promise<any>
 }
 
-export interface CallExecutorOptions {
+export interface CallExecutorOptions extends CallPolicyOptions {
   client: CallInvoker
-  limiter: Limiter
-  breaker: CircuitBreaker
-  budget: RetryBudget
-  callTimeoutMs: number
-  maxAttempts: number
-  backoffBaseMs: number
-  backoffMaxMs: number
-  quotaRetryAfterMs: number
   /** True while the sync executor knows the daily quota is spent. */
   quotaBlocked?: () => boolean
-  random?: () => number
-  now?: () => number
 }
 
 export interface CallRequest<T> {

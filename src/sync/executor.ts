@@ -1,11 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { GatewayError } from '../errors.js'
 import { toGatewayError } from '../marketo/faults.js'
-import { retryDelay } from '../resilience/retry-policy.js'
+import { retryDelay, type CallPolicyOptions } from '../resilience/retry-policy.js'
 import type { CallHints } from '../marketo/http-transport.js'
 import type { MObject, MObjStatus, SyncOperation } from '../marketo/types.js'
-import type { Limiter } from '../resilience/limiter.js'
-import type { CircuitBreaker, RetryBudget } from '../resilience/breaker.js'
 
 // What differs per backend: send these objects, get these statuses (one per object, in order).
 export interface SyncBackend {
@@ -18,18 +16,8 @@ export interface CallLog {
   warn (obj: object, msg: string): void
 }
 
-export interface ExecutorOptions {
+export interface ExecutorOptions extends CallPolicyOptions {
   backend: SyncBackend
-  limiter: Limiter
-  breaker: CircuitBreaker
-  budget: RetryBudget
-  callTimeoutMs: number
-  maxAttempts: number
-  backoffBaseMs: number
-  backoffMaxMs: number
-  quotaRetryAfterMs: number
-  random?: () => number
-  now?: () => number
   onCall?: (event: { operation: SyncOperation, objects: number, outcome: string, upstreamCode?: number, durationMs: number }) => void
 }
 
