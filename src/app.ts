@@ -85,9 +85,11 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   // JSON only: Fastify's default text/plain parser would let a non-JSON body reach validation.
   app.removeContentTypeParser('text/plain')
   await app.register(jsonParserPlugin)
-  app.setValidatorCompiler(createValidatorCompiler(sharedSchemas))
-  for (const schema of sharedSchemas) app.addSchema(schema)
-  for (const schema of readSchemas) app.addSchema(schema)
+  // Shared schemas are registered once, at the root, for both the validators and the serializers:
+  // a child context that adds schemas of its own loses the custom validator compiler.
+  const schemas = [...sharedSchemas, ...readSchemas]
+  app.setValidatorCompiler(createValidatorCompiler(schemas))
+  for (const schema of schemas) app.addSchema(schema)
 
   // While draining, answers to in-flight requests close their keep-alive connections, so the
   // server can finish closing as soon as the last one is sent.
