@@ -72,11 +72,10 @@ describe('JSON scanner units', () => {
       else assert.ok(/__proto__|constructor|\$xml|\$attributes|\$value/.test(text), text)
     }), { numRuns: 500 })
   })
-  it('rejects 400k nesting in well under 10 ms', () => {
+  // Speed is the bench's business (never a timed assertion here): this pins the rejection itself.
+  it('rejects 400k nesting', () => {
     const text = '['.repeat(400_000) + ']'.repeat(400_000)
-    const t = performance.now()
     assert.equal(code(() => parseJsonBody(text)), 'MALFORMED_JSON')
-    assert.ok(performance.now() - t < 10)
   })
 })
 
