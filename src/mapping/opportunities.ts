@@ -6,23 +6,22 @@ import { MappingError } from './mapping-error.js'
 import { externalKeyAttrib, mapAttribs, tableAttribs, toSyncOperation, type SyncPlan } from './plan.js'
 
 type OpportunityFields = OpportunityPatchBody
-interface OpportunityKey { id?: number, externalKey?: ExternalKey }
+interface OpportunityKey { id?: number, externalKey?: ExternalKey, marketoGUID?: string }
 
 const RESERVED = new Set(OPPORTUNITY_RESERVED_NAMES.map(n => n.toLowerCase()))
 
 /**
- * INSERT creates without a key; UPDATE and UPSERT key on id or externalKey, so they need one,
- * and only one: with both, which one Marketo keys on is undocumented.
+ * INSERT creates without a key; UPDATE and UPSERT key on id, externalKey or (REST) marketoGUID, so
+ * they need one, and only one: with two, which one Marketo keys on is undocumented.
  */
 export function planOpportunities (body: OpportunitiesBody): SyncPlan {
   const operation = toSyncOperation(body.operation ?? 'upsert')
   const objects = body.opportunities.map((opportunity, i) => {
     const path = `/opportunities/${i}`
-    if (opportunity.id !== undefined && opportunity.externalKey !== undefined) {
-      throw new MappingError(path, 'must have id or externalKey, not both')
-    }
-    if (operation !== 'INSERT' && opportunity.id === undefined && opportunity.externalKey === undefined) {
-      throw new MappingError(path, `must have id or externalKey for ${operation.toLowerCase()}`)
+    const keys = [opportunity.id, opportunity.externalKey, opportunity.marketoGUID].filter((k) => k !== undefined).length
+    if (keys > 1) throw new MappingError(path, 'must have only one of id, externalKey and marketoGUID')
+    if (operation !== 'INSERT' && keys === 0) {
+      throw new MappingError(path, `must have id, externalKey or marketoGUID for ${operation.toLowerCase()}`)
     }
     return opportunityObject(opportunity, opportunity, path)
   })
@@ -37,6 +36,7 @@ function opportunityObject (key: OpportunityKey, input: OpportunityFields, path:
   const object: MObject = { type: 'Opportunity' }
   if (key.id !== undefined) object.id = key.id
   if (key.externalKey !== undefined) object.externalKey = externalKeyAttrib(key.externalKey)
+  if (key.marketoGUID !== undefined) object.marketoGUID = key.marketoGUID
   const attribs = tableAttribs(input, OPPORTUNITY_FIELDS)
   if (input.customFields !== undefined) {
     for (const name of Object.keys(input.customFields)) {

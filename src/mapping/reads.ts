@@ -8,7 +8,8 @@ import { fromMarketoValue, type FieldValue } from './values.js'
 // upstream values throw a RangeError (the route answers 502, never a silent null).
 
 export interface OpportunityOut {
-  id: number
+  id: number | null
+  marketoGUID?: string
   externalKey?: Attrib
   [field: string]: unknown
   customFields: Record<string, FieldValue>
@@ -18,8 +19,10 @@ export interface OpportunityOut {
 }
 
 export interface RoleOut {
-  id: number
+  id: number | null
+  marketoGUID?: string
   opportunityId?: number
+  opportunity?: { externalKey: Attrib }
   personId?: number
   role?: string
   isPrimary?: boolean
@@ -103,6 +106,7 @@ export function opportunityFromMObject (o: ReadMObject, fields: readonly FieldMe
     if (v !== null) customFields[a.name] = v
   }
   const out: OpportunityOut = { id: o.id, customFields }
+  if (o.marketoGUID !== undefined) out.marketoGUID = o.marketoGUID
   const key = o.externalKey ?? externalKey
   if (key !== undefined) out.externalKey = { name: key.name, value: key.value }
   for (const [k, v] of values) out[k] = v
@@ -114,6 +118,7 @@ export function opportunityFromMObject (o: ReadMObject, fields: readonly FieldMe
 
 export function roleFromMObject (o: ReadMObject): RoleOut {
   const out: RoleOut = { id: o.id }
+  if (o.marketoGUID !== undefined) out.marketoGUID = o.marketoGUID
   const byName = attribMap(o.attribs)
   const record = out as unknown as Record<string, FieldValue>
   for (const f of ROLE_FIELDS) {
@@ -125,6 +130,8 @@ export function roleFromMObject (o: ReadMObject): RoleOut {
   // Marketo may name the opportunity and the person only through associations.
   out.opportunityId ??= o.associations?.find((a) => a.mObjType === 'Opportunity')?.id
   out.personId ??= o.associations?.find((a) => a.mObjType === 'Lead')?.id
+  const byKey = o.associations?.find((a) => a.mObjType === 'Opportunity' && a.externalKey !== undefined)?.externalKey
+  if (out.opportunityId === undefined && byKey !== undefined) out.opportunity = { externalKey: { name: byKey.name, value: byKey.value } }
   if (out.opportunityId === undefined) delete out.opportunityId
   if (out.personId === undefined) delete out.personId
   stamps(o, out)
@@ -137,6 +144,7 @@ function attribMap (attribs: readonly Attrib[] | undefined): Map<string, string>
 
 export function programFromMObject (o: ReadMObject): ProgramOut {
   const a = attribMap(o.attribs)
+  if (o.id === null) throw new RangeError('a program without an id')
   const out: ProgramOut = { id: o.id, tags: [], costs: [] }
   const name = a.get('Name')
   if (name !== undefined) out.name = name

@@ -20,11 +20,18 @@ export interface GetMObjectsQuery {
   associations?: Association[]
   includeDetails?: boolean
   streamPosition?: string
+  /** REST backend only. */
+  marketoGUID?: string
+  /** Fields to return, beyond the standard ones (REST reads return only the fields asked for). */
+  fields?: string[]
 }
 
-/** An MObject as getMObjects returns it; timestamps as ISO 8601 strings. */
-export interface ReadMObject extends MObject {
-  id: number
+/**
+ * An MObject as getMObjects returns it; timestamps as ISO 8601 strings. `id` is null for records
+ * of the REST backend, which names opportunities and roles by marketoGUID only.
+ */
+export interface ReadMObject extends Omit<MObject, 'id'> {
+  id: number | null
   createdAt?: string
   updatedAt?: string
 }

@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin'
 import { Gauge } from 'prom-client'
-import { GatewayError } from '../errors.js'
 import { MarketoRestClient } from '../rest/client.js'
 import type { Config } from '../config.js'
 import { MarketoSoapClient } from '../marketo/soap-client.js'
@@ -9,16 +8,20 @@ import { CircuitBreaker, RetryBudget } from '../resilience/breaker.js'
 import { Executor } from '../sync/executor.js'
 import { SyncService, MAX_OBJECTS_PER_CALL } from '../sync/sync-service.js'
 import { Coalescer } from '../sync/coalescer.js'
+import { soapReadBackend, type ReadBackend } from '../sync/call.js'
+import { restReadBackend } from '../rest/reads.js'
 import type { RunningSimulator } from '../simulator/index.js'
 
 export type MarketoBackendName = 'soap' | 'rest'
 
 export interface MarketoRuntime {
   backend: MarketoBackendName
-  /** The SOAP client: the sync backend with MARKETO_BACKEND=soap; reads, describe and deletes, and dry-run envelopes. */
+  /** The SOAP client: the backend with MARKETO_BACKEND=soap (also renders its dry-run envelopes). */
   client: MarketoSoapClient
   /** The REST client, with MARKETO_BACKEND=rest. */
   rest?: MarketoRestClient
+  /** getMObjects, describeMObject and deleteMObjects of the active backend. */
+  reads: ReadBackend
   executor: Executor
   sync: SyncService
   limiter: Limiter
@@ -37,14 +40,6 @@ export interface MarketoPluginOptions {
   config: Config
   now?: () => Date
 }
-
-// Routes that need getMObjects, describeMObject or deleteMObjects, which the REST backend does
-// not map yet: they answer 501 before any Marketo call (and before the circuit breaker sees one).
-const SOAP_ONLY_ROUTES = new Set([
-  'GET /opportunities/:id', 'GET /opportunities', 'GET /opportunities/roles', 'GET /opportunities/roles/:id',
-  'GET /programs/:programId', 'GET /programs', 'GET /mobjects/:type/describe',
-  'DELETE /opportunities/:id', 'DELETE /opportunities/roles/:id', 'POST /mobjects/delete'
-])
 
 export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { config, now }) {
   const m = config.marketo
@@ -72,17 +67,8 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
       quotaRetryAfterMs: m.quotaResetMs,
       transport: { maxResponseBytes: m.maxResponseBytes, defaultTimeoutMs: m.callTimeoutMs, ca: m.ca, maxSockets: m.maxConcurrency * 2 }
     })
-    app.addHook('onRoute', (route) => {
-      const methods = Array.isArray(route.method) ? route.method : [route.method]
-      if (!methods.some((method) => SOAP_ONLY_ROUTES.has(`${method} ${route.url}`))) return
-      const unsupported = async (): Promise<void> => {
-        throw new GatewayError('BACKEND_UNSUPPORTED', `${methods.join('/')} ${route.url} needs getMObjects, describeMObject or deleteMObjects, which the REST backend (MARKETO_BACKEND=rest) does not serve yet; see the README migration section`)
-      }
-      const existing = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler]
-      route.preHandler = [unsupported, ...existing]
-    })
   }
-  // On the REST backend the SOAP client only renders nothing and is never called (SOAP_ONLY_ROUTES).
+  // On the REST backend the SOAP client is built but never called.
   endpoint ??= 'http://127.0.0.1:9/soap-not-configured'
   const client = await MarketoSoapClient.create({
     wsdlPath: m.wsdlPath,
@@ -113,7 +99,10 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
     onFlush: app.hasDecorator('metrics') ? (requests) => app.metrics.recordCoalesce(requests) : undefined
   })
   const sync = new SyncService(coalescer)
-  app.decorate('marketo', { backend: backendName, client, rest, executor, sync, limiter, breaker, simulator })
+  const reads = rest !== undefined
+    ? restReadBackend(rest, { externalKeyField: m.rest.externalKeyField, quotaRetryAfterMs: m.quotaResetMs })
+    : soapReadBackend(client)
+  app.decorate('marketo', { backend: backendName, client, rest, reads, executor, sync, limiter, breaker, simulator })
   if (app.hasDecorator('metrics')) {
     const gauge = new Gauge({ name: 'gateway_marketo_backend', help: 'The Marketo API this gateway calls (MARKETO_BACKEND): 1 for the active one', labelNames: ['backend'], registers: [app.metrics.registry] })
     gauge.set({ backend: 'soap' }, backendName === 'soap' ? 1 : 0)

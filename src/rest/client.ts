@@ -18,6 +18,15 @@ export interface MarketoRestClientOptions extends RestMappingConfig {
   now?: () => number
 }
 
+export interface RestRequest {
+  method: 'GET' | 'POST'
+  /** Below the endpoint, e.g. /rest/v1/opportunities.json */
+  path: string
+  query?: Record<string, string>
+  contentType?: string
+  body?: string
+}
+
 /** The REST API's body limit for standard calls (rest-api.md). */
 export const MAX_REST_BODY_BYTES = 1024 * 1024
 
@@ -82,24 +91,30 @@ export class MarketoRestClient implements SyncBackend {
     return statuses as MObjStatus[]
   }
 
-  private async runCall (call: RestCall, objects: MObject[], hints: CallHints): Promise<MObjStatus[]> {
-    if (Buffer.byteLength(call.body) > MAX_REST_BODY_BYTES) {
-      throw new GatewayError('UPSTREAM_REJECTED', `the REST call would carry ${Buffer.byteLength(call.body)} bytes, over Marketo's 1 MB limit: send fewer or smaller objects`, { upstreamCode: 413, sent: false })
-    }
+  /**
+   * One authenticated REST request and its JSON envelope. A rejected token (601/602) means
+   * nothing was applied: the token is refreshed once and the request resent.
+   */
+  async send (req: RestRequest, hints: CallHints): Promise<RestEnvelope> {
+    const query = req.query === undefined ? '' : `?${new URLSearchParams(req.query).toString()}`
     let env: RestEnvelope | undefined
-    // A rejected token means nothing was applied: refresh once and resend.
     for (let attempt = 0; attempt < 2; attempt++) {
       const token = await this.tokens.get(hints)
-      env = readEnvelope(await this.http.request({
-        method: 'POST',
-        url: this.endpoint + call.path,
-        headers: { Accept: 'application/json', Authorization: `Bearer ${token}`, 'Content-Type': call.contentType },
-        body: call.body
-      }, hints))
+      const headers: Record<string, string> = { Accept: 'application/json', Authorization: `Bearer ${token}` }
+      if (req.contentType !== undefined) headers['Content-Type'] = req.contentType
+      env = readEnvelope(await this.http.request({ method: req.method, url: this.endpoint + req.path + query, headers, body: req.body }, hints))
       if (env.success || !TOKEN_ERRORS.has(firstError(env).code)) break
       this.tokens.invalidate(token)
       if (hints.progress !== undefined) hints.progress.sent = false
     }
+    return env as RestEnvelope
+  }
+
+  private async runCall (call: RestCall, objects: MObject[], hints: CallHints): Promise<MObjStatus[]> {
+    if (Buffer.byteLength(call.body) > MAX_REST_BODY_BYTES) {
+      throw new GatewayError('UPSTREAM_REJECTED', `the REST call would carry ${Buffer.byteLength(call.body)} bytes, over Marketo's 1 MB limit: send fewer or smaller objects`, { upstreamCode: 413, sent: false })
+    }
+    const env = await this.send({ method: 'POST', path: call.path, contentType: call.contentType, body: call.body }, hints)
     const answer = env as RestEnvelope
     if (call.kind === 'program') {
       const index = call.indexes[0]

@@ -7,13 +7,15 @@ import { ref, ObjectResult } from '../schemas/common.js'
 import { OpportunityParams } from '../schemas/opportunities.js'
 import { DeleteBody, DeleteResult, RoleParams } from '../schemas/reads.js'
 import type { DeleteBody as DeleteBodyT } from '../schemas/reads.js'
-import type { ReadExecutor } from '../sync/call.js'
+import type { DeleteTarget, ReadExecutor } from '../sync/call.js'
 import { fromCallError, fromMarketoStatus, summarize, type ObjectResult as Result } from '../sync/results.js'
 import type { SyncRun } from '../sync/sync-service.js'
 
 export interface DeleteRoutesOptions {
   requestTimeoutMs: number
   reader: ReadExecutor
+  /** One type per call (the REST API deletes opportunities and roles at separate endpoints). */
+  oneTypePerCall?: boolean
 }
 
 const MAX_OBJECTS_PER_CALL = 100
@@ -25,6 +27,14 @@ const errorResponses = {
   504: problemResponse('Marketo did not answer before the deadline; objects are `unknown`')
 }
 
+function toMObject (o: DeleteTarget): MObject {
+  const m: MObject = { type: o.type }
+  if (o.id !== undefined) m.id = o.id
+  if (o.marketoGUID !== undefined) m.marketoGUID = o.marketoGUID
+  if (o.externalKey !== undefined) m.externalKey = { name: o.externalKey.name, value: o.externalKey.value }
+  return m
+}
+
 interface DeleteRun {
   results: Result[]
   calls: number
@@ -32,15 +42,25 @@ interface DeleteRun {
 }
 
 const deleteRoutes: FastifyPluginAsync<DeleteRoutesOptions> = async (app, opts) => {
-  // Calls of at most 100, one after the other; after a failed call the rest is not sent.
-  async function run (request: FastifyRequest, objects: Array<{ type: string, id: number }>): Promise<DeleteRun> {
+  /** Calls of at most 100 objects (and of one type, with oneTypePerCall), in input order. */
+  function batches (objects: readonly DeleteTarget[]): Array<{ start: number, batch: DeleteTarget[] }> {
+    const out: Array<{ start: number, batch: DeleteTarget[] }> = []
+    objects.forEach((o, i) => {
+      const last = out.at(-1)
+      if (last === undefined || last.batch.length >= MAX_OBJECTS_PER_CALL || (opts.oneTypePerCall === true && last.batch[0].type !== o.type)) out.push({ start: i, batch: [o] })
+      else last.batch.push(o)
+    })
+    return out
+  }
+
+  // One call after the other; after a failed call the rest is not sent.
+  async function run (request: FastifyRequest, objects: readonly DeleteTarget[]): Promise<DeleteRun> {
     const deadline = Date.now() + opts.requestTimeoutMs
     const results: Result[] = []
     let calls = 0
     let error: GatewayError | undefined
-    for (let start = 0; start < objects.length; start += MAX_OBJECTS_PER_CALL) {
-      const batch = objects.slice(start, start + MAX_OBJECTS_PER_CALL)
-      const sent: MObject[] = batch.map((o) => ({ type: o.type, id: o.id }))
+    for (const { start, batch } of batches(objects)) {
+      const sent: MObject[] = batch.map(toMObject)
       if (error !== undefined) {
         const notSent = new GatewayError(error.code, 'not sent: an earlier call of this request failed', { sent: false })
         sent.forEach((o, i) => results.push(fromCallError(start + i, o, notSent)))

@@ -114,9 +114,10 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
       let start = Math.min(skip, page.objects.length)
       if (after !== undefined) {
         // Resume after the last object returned, even if the page shifted since.
-        const at = page.objects.findIndex((o) => o.id === after)
+        const ids = page.objects.map((o) => o.id ?? 0)
+        const at = ids.indexOf(after)
         if (at >= 0) start = at + 1
-        else if (page.objects.every((o, i) => i === 0 || page.objects[i - 1].id < o.id)) start = page.objects.findIndex((o) => o.id > (after as number))
+        else if (ids.every((id, i) => i === 0 || ids[i - 1] < id)) start = ids.findIndex((id) => id > (after as number))
         if (start < 0) start = page.objects.length
       }
       const taken = page.objects.slice(start, start + limit - items.length)
@@ -125,7 +126,9 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
       if (consumed < page.objects.length) {
         const next: CursorState = { o: consumed }
         if (sp !== undefined) next.sp = sp
-        if (items.length > 0) next.a = items[items.length - 1].id
+        // Only integer ids (SOAP) can resume a shifted page; REST pages are fixed by their token.
+        const last = items.at(-1)?.id
+        if (typeof last === 'number') next.a = last
         return { items, next }
       }
       if (!page.hasMore || page.newStreamPosition === '') return { items }
@@ -203,7 +206,9 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
       associations
     }
     if (externalKey !== undefined) query.externalKey = externalKey
+    if (q.marketoGUID !== undefined) query.marketoGUID = q.marketoGUID
     const fields = await opportunityFields(request.log)
+    query.fields = fields.filter((f) => f.custom).map((f) => f.name)
     return await list('/opportunities', q, query, request.log, (o) => {
       try {
         return opportunityFromMObject(o, fields, externalKey)
@@ -227,6 +232,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
     if (q.opportunityId !== undefined) associations.push({ mObjType: 'Opportunity', id: q.opportunityId })
     if (q.personId !== undefined) associations.push({ mObjType: 'Lead', id: q.personId })
     const query: GetMObjectsQuery = { type: 'OpportunityPersonRole', criteria: eq('Role', q.role), associations }
+    if (q.marketoGUID !== undefined) query.marketoGUID = q.marketoGUID
     return await list('/opportunities/roles', q, query, request.log, (o) => {
       try {
         return roleFromMObject(o)
@@ -303,7 +309,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
       summary: 'The fields of an MObject type (describeMObject, cached)',
       description: 'Name, data type, size, read-only and custom flag of every field. Answers are cached for DESCRIBE_CACHE_TTL_MS.',
       params: DescribeParams,
-      response: { 200: { ...ref(ObjectDescription), description: 'The field list' }, ...readErrorResponses }
+      response: { 200: { ...ref(ObjectDescription), description: 'The field list' }, ...readErrorResponses, 501: problemResponse('The configured backend cannot describe this type (the REST API has no Program describe)') }
     }
   }, async (request) => {
     const meta = await describeCache.get(request.params.type, deadline(), request.log)

@@ -111,6 +111,11 @@ export const ExternalKey = Type.Object({
 })
 export type ExternalKey = Static<typeof ExternalKey>
 
+/** A Marketo REST record id (a UUID); only the REST backend (MARKETO_BACKEND=rest) knows them. */
+export function MarketoGuid (opts: { description?: string } = {}) {
+  return Type.String({ format: 'uuid', maxLength: 36, examples: ['dff23271-f996-47d7-984f-f2676861b5fa'], ...opts })
+}
+
 export const ObjectStatus = ['created', 'updated', 'unchanged', 'skipped', 'failed', 'deleted', 'unknown', 'not_applied'] as const
 export type ObjectStatus = typeof ObjectStatus[number]
 

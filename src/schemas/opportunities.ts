@@ -2,7 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { OPPORTUNITY_RESERVED_NAMES } from '../mapping/fields.js'
 import {
-  DateString, ExternalKey, FieldMap, Id, IdParam, MAX_BATCH, MONEY_LIMIT, Money, NAME_MAX_LENGTH,
+  DateString, ExternalKey, FieldMap, Id, IdParam, MarketoGuid, MAX_BATCH, MONEY_LIMIT, Money, NAME_MAX_LENGTH,
   RestOperation, SafeString, TEXT_MAX_LENGTH, ref
 } from './common.js'
 
@@ -50,10 +50,11 @@ const opportunityFields = {
 export const OpportunityInput = Type.Object({
   id: Type.Optional(Id({ description: 'Marketo opportunity id' })),
   externalKey: Type.Optional(ref(ExternalKey)),
+  marketoGUID: Type.Optional(MarketoGuid({ description: 'REST backend only (MARKETO_BACKEND=rest): names an existing opportunity, for operation update' })),
   ...opportunityFields
 }, {
   additionalProperties: false,
-  description: 'update and upsert need id or externalKey (not both); insert may omit both'
+  description: 'update and upsert need exactly one of id, externalKey and marketoGUID (marketoGUID: REST backend, update only); insert may omit all three'
 })
 export type OpportunityInput = Static<typeof OpportunityInput>
 

@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-redeclare -- TypeBox idiom: a schema and its Static<> type share one name */
 import { Type, type Static } from '@sinclair/typebox'
 import {
-  ExternalKey, FieldName, Id, IdParam, MAX_BATCH, NAME_MAX_LENGTH, ObjectResult, SafeString, StringEnum, SyncResult, ref
+  ExternalKey, FieldName, Id, IdParam, MarketoGuid, MAX_BATCH, NAME_MAX_LENGTH, ObjectResult, SafeString, StringEnum, SyncResult, ref
 } from './common.js'
 
 // The read side of the REST contract: the same field names and types as the write bodies.
@@ -18,8 +18,12 @@ const Stamps = {
 const DateOut = () => Type.String({ format: 'date', examples: ['2014-03-31'] })
 const CustomValue = Type.Union([Type.String(), Type.Number(), Type.Boolean()])
 
+const NullableId = (description: string) => Type.Union([Id(), Type.Null()], { description })
+const ReadGuid = () => Type.Optional(MarketoGuid({ description: 'REST backend only (MARKETO_BACKEND=rest): the record\'s Marketo GUID' }))
+
 export const Opportunity = Type.Object({
-  id: Id({ description: 'Marketo opportunity id' }),
+  id: NullableId('Marketo opportunity id; null on the REST backend, which names opportunities by marketoGUID'),
+  marketoGUID: ReadGuid(),
   externalKey: Type.Optional(ref(ExternalKey, { description: 'The key the opportunity was looked up by' })),
   name: Type.Optional(Type.String()),
   description: Type.Optional(Type.String()),
@@ -65,8 +69,10 @@ export const Opportunity = Type.Object({
 export type Opportunity = Static<typeof Opportunity>
 
 export const OpportunityRole = Type.Object({
-  id: Id({ description: 'Marketo role id' }),
+  id: NullableId('Marketo role id; null on the REST backend, which names roles by marketoGUID'),
+  marketoGUID: ReadGuid(),
   opportunityId: Type.Optional(Id()),
+  opportunity: Type.Optional(Type.Object({ externalKey: ref(ExternalKey) }, { additionalProperties: false, description: 'The opportunity by external key (the REST backend names it so)' })),
   personId: Type.Optional(Id()),
   role: Type.Optional(Type.String()),
   isPrimary: Type.Optional(Type.Boolean()),
@@ -191,6 +197,7 @@ const Instant = (description: string) => Type.String({
 export const OpportunityListQuery = Type.Object({
   'externalKey.name': Type.Optional(FieldName({ description: 'Look up by external key: the field name (with externalKey.value)' })),
   'externalKey.value': Type.Optional(SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH, description: 'Look up by external key: the value (with externalKey.name)' })),
+  marketoGUID: Type.Optional(MarketoGuid({ description: 'REST backend only: look up by marketoGUID' })),
   name: Type.Optional(Text('Name equals')),
   stage: Type.Optional(Text('Stage equals')),
   type: Type.Optional(Text('Type equals')),
@@ -207,6 +214,7 @@ export type OpportunityListQuery = Static<typeof OpportunityListQuery>
 export const RoleListQuery = Type.Object({
   opportunityId: Type.Optional(Id({ description: 'Roles of this opportunity' })),
   personId: Type.Optional(Id({ description: 'Roles of this person (lead)' })),
+  marketoGUID: Type.Optional(MarketoGuid({ description: 'REST backend only: the role with this marketoGUID' })),
   role: Type.Optional(Text('Role equals')),
   limit: Type.Optional(Limit),
   cursor: Type.Optional(Cursor)
@@ -233,11 +241,13 @@ export const DescribeParams = Type.Object({
   type: StringEnum(MOBJECT_TYPES, { description: 'MObject type' })
 }, { additionalProperties: false })
 
+const DeleteType = () => StringEnum(['Opportunity', 'OpportunityPersonRole'] as const)
 export const DeleteBody = Type.Object({
-  objects: Type.Array(Type.Object({
-    type: StringEnum(['Opportunity', 'OpportunityPersonRole'] as const),
-    id: Id()
-  }, { additionalProperties: false }), { minItems: 1, maxItems: MAX_BATCH, description: `1 to ${MAX_BATCH} objects, sent in calls of at most 100` })
+  objects: Type.Array(Type.Union([
+    Type.Object({ type: DeleteType(), id: Id() }, { additionalProperties: false }),
+    Type.Object({ type: DeleteType(), marketoGUID: MarketoGuid() }, { additionalProperties: false }),
+    Type.Object({ type: StringEnum(['Opportunity'] as const), externalKey: ref(ExternalKey) }, { additionalProperties: false })
+  ], { description: 'By id (SOAP backend), or by marketoGUID or an opportunity\'s externalKey (REST backend)' }), { minItems: 1, maxItems: MAX_BATCH, description: `1 to ${MAX_BATCH} objects, sent in calls of at most 100` })
 }, {
   $id: 'DeleteBody',
   additionalProperties: false,

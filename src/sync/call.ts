@@ -8,7 +8,7 @@ import {
   type GetMObjectsPage, type GetMObjectsQuery, type ObjectMetadata
 } from '../marketo/reads.js'
 import type { MarketoOperation } from '../marketo/soap-client.js'
-import type { MObjStatus } from '../marketo/types.js'
+import type { Attrib, MObjStatus } from '../marketo/types.js'
 import type { Limiter } from '../resilience/limiter.js'
 import { RetryBudget, type CircuitBreaker } from '../resilience/breaker.js'
 import type { CallLog } from './executor.js'
@@ -21,16 +21,62 @@ export interface CallInvoker {
   invoke (operation: MarketoOperation, body: Record<string, unknown>, hints: CallHints): Promise<any>
 }
 
+/** One call, ready to send: what to send, and how to read the answer into the gateway's model. */
+export interface PreparedCall<T> {
+  /** For logs: getMObjects, describeMObject or deleteMObjects, whatever the backend. */
+  operation: string
+  send: (hints: CallHints) => Promise<unknown>
+  parse: (raw: any) => T
+}
+
+/** What deleteMObjects names: an id (SOAP), or a marketoGUID or external key (REST). */
+export interface DeleteTarget {
+  type: string
+  id?: number
+  marketoGUID?: string
+  externalKey?: Attrib
+}
+
+/**
+ * The non-sync operations of one backend (the seam the REST backend plugs into). Each method only
+ * prepares the call; it throws a GatewayError (400, or 501) before anything is sent when the
+ * backend cannot serve the request.
+ */
+export interface ReadBackend {
+  getMObjects (query: GetMObjectsQuery): PreparedCall<GetMObjectsPage>
+  describe (objectName: string): PreparedCall<ObjectMetadata>
+  deleteMObjects (objects: readonly DeleteTarget[]): PreparedCall<MObjStatus[]>
+}
+
+const REST_ONLY = 'is a REST identifier: the SOAP backend (MARKETO_BACKEND=soap) names objects by id or externalKey'
+
+/** The SOAP backend: getMObjects, describeMObject and deleteMObjects through strong-soap. */
+export function soapReadBackend (client: CallInvoker): ReadBackend {
+  return {
+    getMObjects (query) {
+      if (query.marketoGUID !== undefined) throw new GatewayError('VALIDATION_FAILED', `marketoGUID ${REST_ONLY}`, { errors: [{ path: 'querystring:/marketoGUID', message: REST_ONLY }] })
+      return { operation: 'getMObjects', send: (hints) => client.invoke('getMObjects', getMObjectsBody(query), hints), parse: parseGetMObjects }
+    },
+    describe (objectName) {
+      return { operation: 'describeMObject', send: (hints) => client.invoke('describeMObject', describeMObjectBody(objectName), hints), parse: parseDescribe }
+    },
+    deleteMObjects (objects) {
+      const ids = objects.map((o, i) => {
+        if (o.id === undefined) throw new GatewayError('VALIDATION_FAILED', `object ${i}: the SOAP backend deletes by id only`, { errors: [{ path: `/objects/${i}`, message: `needs id: marketoGUID and externalKey ${REST_ONLY.slice(3)}` }] })
+        return { type: o.type, id: o.id }
+      })
+      return { operation: 'deleteMObjects', send: (hints) => client.invoke('deleteMObjects', deleteMObjectsBody(ids), hints), parse: parseDeleteStatuses }
+    }
+  }
+}
+
 export interface CallExecutorOptions extends CallPolicyOptions {
-  client: CallInvoker
   /** True while the sync executor knows the daily quota is spent. */
   quotaBlocked?: () => boolean
 }
 
 export interface CallRequest<T> {
-  operation: MarketoOperation
-  body: Record<string, unknown>
-  parse: (result: any) => T
+  call: PreparedCall<T>
   idempotent: boolean
   deadline: number
   log: CallLog
@@ -59,14 +105,14 @@ export class CallExecutor {
       if (error.sent) everSent = true
       const delay = retryDelay(error, { attempt, maxAttempts: this.opts.maxAttempts, idempotent: req.idempotent, resigned, deadline: req.deadline, backoffBaseMs: this.opts.backoffBaseMs, backoffMaxMs: this.opts.backoffMaxMs, budget: this.opts.budget, now: this.now, random: this.random })
       if (delay === undefined) {
-        req.log.info({ operation: req.operation, attempt, code: error.code, upstreamCode: error.upstreamCode, sent: error.sent }, 'Marketo call failed')
+        req.log.info({ operation: req.call.operation, attempt, code: error.code, upstreamCode: error.upstreamCode, sent: error.sent }, 'Marketo call failed')
         if (everSent && !error.sent) {
           throw new GatewayError(error.code, error.message, { cause: error, upstreamCode: error.upstreamCode, retryAfterMs: error.retryAfterMs, sent: true })
         }
         throw error
       }
       if (error.upstreamCode === 20016) resigned = true
-      req.log.debug({ operation: req.operation, attempt, code: error.code, upstreamCode: error.upstreamCode, delayMs: delay }, 'retrying Marketo call')
+      req.log.debug({ operation: req.call.operation, attempt, code: error.code, upstreamCode: error.upstreamCode, delayMs: delay }, 'retrying Marketo call')
       if (delay > 0) await sleep(delay)
     }
   }
@@ -83,7 +129,7 @@ export class CallExecutor {
       this.opts.budget.recordCall()
       let result: unknown
       try {
-        result = await this.opts.client.invoke(req.operation, req.body, hints)
+        result = await req.call.send(hints)
       } catch (err) {
         const mapped = toGatewayError(err, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
         // Only transport trouble counts against the breaker: a fault is Marketo answering.
@@ -92,34 +138,34 @@ export class CallExecutor {
         throw mapped
       }
       this.opts.breaker.success()
-      return req.parse(result)
+      return req.call.parse(result)
     } finally {
       release()
     }
   }
 }
 
-/** The three non-sync MObject operations, parsed. */
+/** The three non-sync MObject operations, parsed, through the limiter, breaker and retries. */
 export class ReadExecutor {
-  constructor (private readonly calls: CallExecutor) {}
+  constructor (private readonly calls: CallExecutor, private readonly backend: ReadBackend) {}
 
   getMObjects (query: GetMObjectsQuery, deadline: number, log: CallLog): Promise<GetMObjectsPage> {
-    return this.calls.execute({ operation: 'getMObjects', body: getMObjectsBody(query), parse: parseGetMObjects, idempotent: true, deadline, log })
+    return this.calls.execute({ call: this.backend.getMObjects(query), idempotent: true, deadline, log })
   }
 
   describe (objectName: string, deadline: number, log: CallLog): Promise<ObjectMetadata> {
-    return this.calls.execute({ operation: 'describeMObject', body: describeMObjectBody(objectName), parse: parseDescribe, idempotent: true, deadline, log })
+    return this.calls.execute({ call: this.backend.describe(objectName), idempotent: true, deadline, log })
   }
 
   /**
    * Not retried after an unknown outcome: a repeated delete answers UNCHANGED, which would hide
    * that the first one deleted the object. Statuses are checked against the ids sent.
    */
-  async deleteMObjects (objects: ReadonlyArray<{ type: string, id: number }>, deadline: number, log: CallLog): Promise<MObjStatus[]> {
-    const statuses = await this.calls.execute({ operation: 'deleteMObjects', body: deleteMObjectsBody(objects), parse: parseDeleteStatuses, idempotent: false, deadline, log })
+  async deleteMObjects (objects: readonly DeleteTarget[], deadline: number, log: CallLog): Promise<MObjStatus[]> {
+    const statuses = await this.calls.execute({ call: this.backend.deleteMObjects(objects), idempotent: false, deadline, log })
     const mismatch = statuses.length !== objects.length
       ? `expected ${objects.length} statuses, got ${statuses.length}`
-      : statuses.findIndex((s, i) => s.id !== null && s.id !== objects[i].id) >= 0 ? 'a status names another id than the object sent' : undefined
+      : statuses.findIndex((s, i) => s.id !== null && objects[i].id !== undefined && s.id !== objects[i].id) >= 0 ? 'a status names another id than the object sent' : undefined
     if (mismatch !== undefined) {
       log.warn({ sentObjects: objects.length, statusCount: statuses.length }, `untrustworthy Marketo answer: ${mismatch}`)
       throw new GatewayError('UPSTREAM_PROTOCOL_ERROR', `Marketo's answer does not match the objects sent (${mismatch})`, { sent: true })
@@ -129,7 +175,7 @@ export class ReadExecutor {
 }
 
 export interface ReadRuntimeParts {
-  client: CallInvoker
+  reads: ReadBackend
   limiter: Limiter
   breaker: CircuitBreaker
   executor: { readonly quotaBlocked: boolean }
@@ -138,7 +184,6 @@ export interface ReadRuntimeParts {
 /** Reads share the sync path's limiter, breaker and quota state, with a retry budget of their own. */
 export function createReadExecutor (m: ReadRuntimeParts, cfg: { callTimeoutMs: number, maxAttempts: number, quotaResetMs: number }): ReadExecutor {
   return new ReadExecutor(new CallExecutor({
-    client: m.client,
     limiter: m.limiter,
     breaker: m.breaker,
     budget: new RetryBudget({ ratio: 0.2, minPerWindow: 3, windowMs: 10_000 }),
@@ -148,5 +193,5 @@ export function createReadExecutor (m: ReadRuntimeParts, cfg: { callTimeoutMs: n
     backoffMaxMs: 2_000,
     quotaRetryAfterMs: cfg.quotaResetMs,
     quotaBlocked: () => m.executor.quotaBlocked
-  }))
+  }), m.reads)
 }
