@@ -32,6 +32,8 @@ function bodySchema (api: 'mapi' | 'asset', path: string, method: string): Valid
 
 const syncOpportunities = bodySchema('mapi', '/rest/v1/opportunities.json', 'post')
 const syncRoles = bodySchema('mapi', '/rest/v1/opportunities/roles.json', 'post')
+const deleteOpportunities = bodySchema('mapi', '/rest/v1/opportunities/delete.json', 'post')
+const deleteRoles = bodySchema('mapi', '/rest/v1/opportunities/roles/delete.json', 'post')
 const updateProgram = bodySchema('asset', '/rest/asset/v1/program/{id}.json', 'post')
 
 /** The schema problems of one REST request the simulator received, or [] when it conforms. */
@@ -41,6 +43,8 @@ export function restRequestProblems (entry: LedgerEntry): string[] {
   let validate: ValidateFunction | undefined
   if (r.path === '/rest/v1/opportunities.json') validate = syncOpportunities
   else if (r.path === '/rest/v1/opportunities/roles.json') validate = syncRoles
+  else if (r.path === '/rest/v1/opportunities/delete.json') validate = deleteOpportunities
+  else if (r.path === '/rest/v1/opportunities/roles/delete.json') validate = deleteRoles
   else if (/^\/rest\/asset\/v1\/program\/\d+\.json$/.test(r.path)) validate = updateProgram
   if (validate === undefined) return [`${r.path}: no request schema in the OpenAPI subset`]
   const problems: string[] = []

@@ -4,8 +4,9 @@ import type { Attrib, MObject, MObjStatus, SyncOperation, TypeAttrib } from '../
 import { SimulatorFault } from '../faults.js'
 import { HTML_502, type Knob } from '../knobs.js'
 import { readBody, resetConnection, send, type HandlerContext, type LedgerEntry } from '../handler.js'
-import type { StoredOpportunity, StoredProgram, StoredRole } from '../store.js'
-import { fromGuid, toGuid } from './guid.js'
+import type { FieldDef, StoredOpportunity, StoredProgram, StoredRole } from '../store.js'
+import { OPPORTUNITY_FIELDS } from '../../mapping/fields.js'
+import { fromGuid, toGuid, type GuidKind } from './guid.js'
 
 // The REST face of the simulated Marketo instance: the same store, limits, knobs and ledger as
 // the SOAP face, so a record written through one face is read through the other. Shapes and
@@ -34,6 +35,17 @@ export const MAX_REST_URI_BYTES = 8 * 1024
 const JSON_TYPE = 'application/json;charset=UTF-8'
 
 const ACTIONS: Record<string, SyncOperation> = { createOnly: 'INSERT', updateOnly: 'UPDATE', createOrUpdate: 'UPSERT' }
+// A delete of a record that does not exist: error-codes.md, record level, "1013 Object not found".
+const NOT_FOUND = { code: 1013, message: 'Object not found' }
+// REST names of store fields that REST renames; standard Opportunity fields take their
+// OPPORTUNITY_FIELDS key, custom fields keep their own name (as Marketo's API names do).
+const SYSTEM_NAMES = new Map([['Id', 'marketoGUID'], ['CreatedAt', 'createdAt'], ['UpdatedAt', 'updatedAt']])
+const STANDARD_NAMES = new Map<string, string>(OPPORTUNITY_FIELDS.map((f) => [f.marketo, f.key]))
+const ROLE_NAMES = new Map([['OpportunityId', 'externalOpportunityId'], ['PersonId', 'leadId']])
+// The display names opportunities.md / opportunity-roles.md give the renamed fields.
+const DISPLAY_NAMES = new Map([['marketoGUID', 'Marketo GUID'], ['createdAt', 'Created At'], ['updatedAt', 'Updated At'], ['externalOpportunityId', 'External Opportunity Id'], ['leadId', 'Lead Id']])
+// Describe: the fields a record is keyed by, which neither sync nor update changes (the docs' updateable: false).
+const KEY_FIELDS: Record<GuidKind, readonly string[]> = { opportunity: ['marketoGUID', 'externalOpportunityId'], role: ['marketoGUID', 'externalOpportunityId', 'leadId', 'role'] }
 // A SOAP fault knob, answered by the REST face as its REST twin.
 const SOAP_TO_REST: Record<number, number> = { 20023: 606, 20024: 615, 20015: 607, 20014: 603, 20013: 603, 20016: 602, 10001: 611, 20011: 611 }
 
@@ -53,6 +65,15 @@ function requestId (): string {
 
 function lowerFirst (s: string): string {
   return s.charAt(0).toLowerCase() + s.slice(1)
+}
+
+function words (s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1).replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+}
+
+/** Marketo's REST timestamps: seconds and Z (describe.json's createdAt, updatedAt). */
+function restTimestamp (s: string): string {
+  return new Date(s).toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
 
 function storeValue (v: unknown): string {
@@ -108,20 +129,67 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
     return out
   }
 
-  function opportunityRecord (o: StoredOpportunity, i: number): Record<string, unknown> {
+  function restName (kind: GuidKind, f: FieldDef): string {
+    const system = SYSTEM_NAMES.get(f.name)
+    if (system !== undefined) return system
+    if (kind === 'role') return ROLE_NAMES.get(f.name) ?? lowerFirst(f.name)
+    if (f.name === opts.externalKeyField) return 'externalOpportunityId'
+    if (f.isCustom === true) return f.name
+    return STANDARD_NAMES.get(f.name) ?? lowerFirst(f.name)
+  }
+
+  /** Store name -> REST name of every field the SOAP face's describeMObject lists: one table for
+   *  records, describe.json and the fields parameter, so the three always agree. */
+  function restNames (kind: GuidKind): Map<string, string> {
+    const meta = ctx.store.describe(kind === 'opportunity' ? 'Opportunity' : 'OpportunityPersonRole')
+    return new Map(meta.fields.map((f) => [f.name, restName(kind, f)]))
+  }
+
+  function opportunityRecord (o: StoredOpportunity, i: number, names: Map<string, string>): Record<string, unknown> {
     const r: Record<string, unknown> = { seq: i, marketoGUID: toGuid('opportunity', o.id), createdAt: o.createdAt, updatedAt: o.updatedAt }
-    for (const [name, value] of Object.entries(o.fields)) {
-      if (name === opts.externalKeyField) r.externalOpportunityId = value
-      else r[lowerFirst(name)] = value
-    }
+    for (const [name, value] of Object.entries(o.fields)) r[names.get(name) ?? lowerFirst(name)] = value
     return r
   }
 
-  function roleRecord (r: StoredRole, i: number): Record<string, unknown> {
+  function roleRecord (r: StoredRole, i: number, names: Map<string, string>): Record<string, unknown> {
     const opp = ctx.store.opportunities.get(r.opportunityId)
     const out: Record<string, unknown> = { seq: i, marketoGUID: toGuid('role', r.id), externalOpportunityId: opp?.fields[opts.externalKeyField] ?? null, leadId: r.personId, createdAt: r.createdAt, updatedAt: r.updatedAt }
-    for (const [name, value] of Object.entries(r.fields)) out[lowerFirst(name)] = name === 'IsPrimary' ? value === '1' : value
+    for (const [name, value] of Object.entries(r.fields)) out[names.get(name) ?? lowerFirst(name)] = name === 'IsPrimary' ? value === '1' : value
     return out
+  }
+
+  /** Describe Opportunity / Describe Opportunity Role: the SOAP describe's fields under their REST names. */
+  function describeObject (kind: GuidKind): Record<string, unknown> {
+    const opportunity = kind === 'opportunity'
+    const meta = ctx.store.describe(opportunity ? 'Opportunity' : 'OpportunityPersonRole')
+    const keyDef = ctx.store.describe('Opportunity').fields.find((f) => f.name === opts.externalKeyField)
+    const fields = meta.fields.map((f) => {
+      const name = restName(kind, f)
+      // REST names every record by a GUID, and a role's opportunity by its external key.
+      const def: Pick<FieldDef, 'dataType' | 'size'> = name === 'marketoGUID' ? { dataType: 'string', size: 36 } : name === 'externalOpportunityId' ? keyDef ?? { dataType: 'string' } : f
+      const length = (def.dataType === 'string' || def.dataType === 'text') ? def.size : undefined
+      return {
+        name,
+        displayName: DISPLAY_NAMES.get(name) ?? f.displayName ?? words(f.name),
+        dataType: def.dataType,
+        ...(length !== undefined ? { length } : {}),
+        updateable: f.isReadonly !== true && !KEY_FIELDS[kind].includes(name),
+        // No CRM sync in the simulator, so no field is managed by one.
+        crmManaged: false
+      }
+    })
+    const stamp = restTimestamp(meta.updatedAt)
+    return {
+      name: opportunity ? 'opportunity' : 'opportunityRole',
+      displayName: opportunity ? 'Opportunity' : 'Opportunity Role',
+      createdAt: stamp,
+      updatedAt: stamp,
+      idField: 'marketoGUID',
+      dedupeFields: opportunity ? ['externalOpportunityId'] : ['externalOpportunityId', 'leadId', 'role'],
+      // As the docs list them (the compound role key is queried by POST ?_method=GET, which this simulator refuses).
+      searchableFields: opportunity ? [['externalOpportunityId'], ['marketoGUID']] : [['externalOpportunityId', 'leadId', 'role'], ['marketoGUID'], ['leadId'], ['externalOpportunityId']],
+      fields
+    }
   }
 
   function programResponse (p: StoredProgram): Record<string, unknown> {
@@ -146,6 +214,14 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
 
   function skipped (i: number, code: number, message: string): Row {
     return { seq: i, status: 'skipped', reasons: [{ code: String(code), message }] }
+  }
+
+  /** The statusCount and unmatchedId knobs: a reply whose rows do not match the request. */
+  function adjustRows (rows: Row[], knob: Knob | undefined, extra: string): Row[] {
+    if (knob?.statusCount === 'fewer') rows = rows.slice(0, Math.max(0, rows.length - 1))
+    if (knob?.statusCount === 'more') rows = [...rows, { seq: rows.length, status: extra }]
+    if (knob?.unmatchedId && rows.length > 0) rows = [{ ...rows[0], seq: 2_000_000_000 }, ...rows.slice(1)]
+    return rows
   }
 
   function fromStatus (i: number, s: MObjStatus, operation: SyncOperation, kind: 'opportunity' | 'role', what: string): Row {
@@ -261,26 +337,145 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
     return programResponse(ctx.store.programs.get(id) as StoredProgram)
   }
 
-  function lookup (path: string, params: URLSearchParams): Array<Record<string, unknown>> {
+  /** The store id a delete record names (by its dedupe fields or its marketoGUID), or the row that skips it. */
+  function deleteTarget (kind: GuidKind, deleteBy: string, raw: unknown, i: number): number | Row {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return skipped(i, 1003, 'Invalid data: a record must be an object')
+    const rec = raw as Record<string, unknown>
+    const notFound = skipped(i, NOT_FOUND.code, NOT_FOUND.message)
+    if (deleteBy === 'idField') {
+      if (typeof rec.marketoGUID !== 'string' || rec.marketoGUID === '') return skipped(i, 1002, 'Missing value for the required parameter marketoGUID')
+      return fromGuid(kind, rec.marketoGUID) ?? notFound
+    }
+    const ext = rec.externalOpportunityId
+    if (typeof ext !== 'string' || ext === '') return skipped(i, 1002, 'Missing value for the required parameter externalOpportunityId')
+    if (kind === 'opportunity') {
+      for (const o of ctx.store.opportunities.values()) if (o.fields[opts.externalKeyField] === ext) return o.id
+      return notFound
+    }
+    const lead = rec.leadId
+    const role = rec.role
+    if (typeof lead !== 'number' || !Number.isInteger(lead)) return skipped(i, 1002, 'Missing value for the required parameter leadId')
+    if (typeof role !== 'string' || role === '') return skipped(i, 1002, 'Missing value for the required parameter role')
+    for (const r of ctx.store.roles.values()) {
+      if (r.personId === lead && r.fields.Role === role && ctx.store.opportunities.get(r.opportunityId)?.fields[opts.externalKeyField] === ext) return r.id
+    }
+    return notFound
+  }
+
+  /** Delete Opportunities / Delete Opportunity Roles: one store.remove per record, the SOAP face's
+   *  deleteMObjects, so deleting an opportunity takes its roles with it here too. */
+  function deleteRecords (kind: GuidKind, body: Record<string, unknown>, entry: LedgerEntry, knob: Knob | undefined): Row[] {
+    const deleteBy = body.deleteBy ?? 'dedupeFields'
+    if (deleteBy !== 'dedupeFields' && deleteBy !== 'idField') throw new RestFault(1003, 'Invalid deleteBy: expected dedupeFields or idField')
+    const input = body.input
+    if (!Array.isArray(input)) throw new RestFault(701, 'input cannot be blank')
+    if (input.length > MAX_REST_RECORDS) throw new RestFault(1003, `Too many records: ${input.length}, the maximum is ${MAX_REST_RECORDS}`)
+    const type = kind === 'opportunity' ? 'Opportunity' : 'OpportunityPersonRole'
+    const fail = new Set(knob?.failObjects ?? [])
+    const objects: MObject[] = []
+    const statuses: MObjStatus[] = []
+    const rows = input.map((raw: unknown, i: number): Row => {
+      const target = deleteTarget(kind, deleteBy, raw, i)
+      if (typeof target !== 'number') return target
+      const obj: MObject = { type, id: target }
+      objects.push(obj)
+      const status = ctx.store.remove([obj], { failObjects: fail.has(i) ? new Set([0]) : undefined })[0]
+      statuses.push(status)
+      if (status.status === 'DELETED') return { seq: i, marketoGUID: toGuid(kind, target), status: 'deleted' }
+      // UNCHANGED: no such record (a GUID never issued, or one deleted before, in this call too).
+      if (status.status === 'UNCHANGED') return skipped(i, NOT_FOUND.code, NOT_FOUND.message)
+      return skipped(i, 1003, status.error ?? 'Invalid data')
+    })
+    entry.objects = objects
+    entry.statuses = statuses
+    entry.applied = statuses.some((s) => s.status === 'DELETED')
+    return rows
+  }
+
+  /** batchSize (default and maximum 300, opportunities.md) and nextPageToken of a lookup. */
+  function readPage (params: URLSearchParams, query: string): { afterId: number, size: number } {
+    const batch = params.get('batchSize')
+    let size = MAX_REST_RECORDS
+    if (batch !== null) {
+      if (!/^\d{1,10}$/.test(batch) || Number(batch) < 1 || Number(batch) > MAX_REST_RECORDS) throw new RestFault(1003, `Invalid batchSize '${batch.slice(0, 20)}': expected 1 to ${MAX_REST_RECORDS}`)
+      size = Number(batch)
+    }
+    const token = params.get('nextPageToken')
+    // An empty token is a first page (a client passing "no token yet"), not a bad one.
+    if (token === null || token === '') return { afterId: 0, size }
+    let pos: { q?: unknown, a?: unknown } | null = null
+    try { pos = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) } catch { /* answered below */ }
+    if (pos?.q !== query || typeof pos.a !== 'number' || !Number.isInteger(pos.a)) throw new RestFault(1003, 'Invalid nextPageToken')
+    return { afterId: pos.a, size }
+  }
+
+  // A token carries the last id served and the query it belongs to (as getMObjects' streamPosition
+  // does), so it is only good for the lookup that issued it; to clients it is opaque.
+  function pageToken (query: string, lastId: number): string {
+    return Buffer.from(JSON.stringify({ q: query, a: lastId })).toString('base64url')
+  }
+
+  /** The fields parameter: REST names from the describe; none means the full records. */
+  function selectedFields (params: URLSearchParams, names: Map<string, string>): string[] | undefined {
+    const list = params.getAll('fields').join(',').split(',').map((f) => f.trim()).filter((f) => f !== '')
+    if (list.length === 0) return undefined
+    const known = new Set(names.values())
+    const unknown = list.find((f) => !known.has(f))
+    if (unknown !== undefined) throw new RestFault(1006, `Field '${unknown.slice(0, 80)}' not found`)
+    return list
+  }
+
+  // A requested field without a value is left out: "a requested field that is not returned has an
+  // implied value of null" (opportunities.md).
+  function select (record: Record<string, unknown>, fields: string[] | undefined): Record<string, unknown> {
+    if (fields === undefined) return record
+    const out: Record<string, unknown> = { seq: record.seq, marketoGUID: record.marketoGUID }
+    for (const f of fields) if (Object.hasOwn(record, f) && !Object.hasOwn(out, f)) out[f] = record[f]
+    return out
+  }
+
+  /** Get Opportunities / Get Opportunity Roles: one page of the matches, in internal id order. */
+  function lookup (path: string, params: URLSearchParams): Record<string, unknown> {
     const filterType = params.get('filterType')
     const values = (params.getAll('filterValues').join(',')).split(',').filter((v) => v !== '')
     if (filterType === null || values.length === 0) throw new RestFault(701, 'filterType and filterValues cannot be blank')
     if (values.length > MAX_REST_RECORDS) throw new RestFault(1003, `Too many filterValues: the maximum is ${MAX_REST_RECORDS}`)
-    if (path === '/rest/v1/opportunities.json') {
-      const all = [...ctx.store.opportunities.values()].sort((a, b) => a.id - b.id)
-      let rows: StoredOpportunity[]
-      if (filterType === 'marketoGUID') rows = all.filter((o) => values.includes(toGuid('opportunity', o.id)))
-      else if (filterType === 'externalOpportunityId') rows = all.filter((o) => values.includes(o.fields[opts.externalKeyField]))
-      else throw new RestFault(1003, `Invalid filterType '${filterType.slice(0, 40)}': expected externalOpportunityId or marketoGUID`)
-      return rows.map(opportunityRecord)
+    const kind: GuidKind = path === '/rest/v1/opportunities.json' ? 'opportunity' : 'role'
+    const names = restNames(kind)
+    const fields = selectedFields(params, names)
+    const query = JSON.stringify([path, filterType, values])
+    const { afterId, size } = readPage(params, query)
+    const page = <T extends { id: number }>(all: T[]): { rows: T[], more: boolean } => {
+      const remaining = all.sort((a, b) => a.id - b.id).filter((r) => r.id > afterId)
+      return { rows: remaining.slice(0, size), more: remaining.length > size }
     }
-    const all = [...ctx.store.roles.values()].sort((a, b) => a.id - b.id)
-    let rows: StoredRole[]
-    if (filterType === 'marketoGUID') rows = all.filter((r) => values.includes(toGuid('role', r.id)))
-    else if (filterType === 'leadId') rows = all.filter((r) => values.includes(String(r.personId)))
-    else if (filterType === 'externalOpportunityId') rows = all.filter((r) => values.includes(ctx.store.opportunities.get(r.opportunityId)?.fields[opts.externalKeyField] ?? '\u0000'))
-    else throw new RestFault(1003, `Invalid filterType '${filterType.slice(0, 40)}': expected externalOpportunityId, leadId or marketoGUID`)
-    return rows.map(roleRecord)
+    let records: Array<Record<string, unknown>>
+    let more: boolean
+    let lastId = afterId
+    if (kind === 'opportunity') {
+      const all = [...ctx.store.opportunities.values()]
+      let matches: StoredOpportunity[]
+      if (filterType === 'marketoGUID') matches = all.filter((o) => values.includes(toGuid('opportunity', o.id)))
+      else if (filterType === 'externalOpportunityId') matches = all.filter((o) => values.includes(o.fields[opts.externalKeyField]))
+      else throw new RestFault(1003, `Invalid filterType '${filterType.slice(0, 40)}': expected externalOpportunityId or marketoGUID`)
+      const p = page(matches)
+      records = p.rows.map((o, i) => opportunityRecord(o, i, names))
+      more = p.more
+      lastId = p.rows.at(-1)?.id ?? afterId
+    } else {
+      const all = [...ctx.store.roles.values()]
+      let matches: StoredRole[]
+      if (filterType === 'marketoGUID') matches = all.filter((r) => values.includes(toGuid('role', r.id)))
+      else if (filterType === 'leadId') matches = all.filter((r) => values.includes(String(r.personId)))
+      else if (filterType === 'externalOpportunityId') matches = all.filter((r) => values.includes(ctx.store.opportunities.get(r.opportunityId)?.fields[opts.externalKeyField] ?? '\u0000'))
+      else throw new RestFault(1003, `Invalid filterType '${filterType.slice(0, 40)}': expected externalOpportunityId, leadId or marketoGUID`)
+      const p = page(matches)
+      records = p.rows.map((r, i) => roleRecord(r, i, names))
+      more = p.more
+      lastId = p.rows.at(-1)?.id ?? afterId
+    }
+    const result = records.map((r) => select(r, fields))
+    return more ? { result, moreResult: true, nextPageToken: pageToken(query, lastId) } : { result, moreResult: false }
   }
 
   async function data (req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
@@ -388,16 +583,22 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
           throw new RestFault(1003, 'Compound-key lookups are not supported by this simulator')
         }
         if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RestFault(609, 'Invalid JSON: expected an object')
-        let rows = syncRecords(kind, body as Record<string, unknown>, entry, knob)
-        if (knob?.statusCount === 'fewer') rows = rows.slice(0, Math.max(0, rows.length - 1))
-        if (knob?.statusCount === 'more') rows = [...rows, { seq: rows.length, status: 'updated' }]
-        if (knob?.unmatchedId && rows.length > 0) rows = [{ ...rows[0], seq: 2_000_000_000 }, ...rows.slice(1)]
+        const rows = adjustRows(syncRecords(kind, body as Record<string, unknown>, entry, knob), knob, 'updated')
         answer = { requestId: requestId(), success: true, result: rows }
       } else if ((path === '/rest/v1/opportunities.json' || path === '/rest/v1/opportunities/roles.json') && req.method === 'GET') {
         entry.operation = 'getMObjects'
-        const result = lookup(path, params)
+        const found = lookup(path, params)
         entry.applied = true
-        answer = { requestId: requestId(), success: true, result, moreResult: false }
+        answer = { requestId: requestId(), success: true, ...found }
+      } else if ((path === '/rest/v1/opportunities/delete.json' || path === '/rest/v1/opportunities/roles/delete.json') && req.method === 'POST') {
+        entry.operation = 'deleteMObjects'
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RestFault(609, 'Invalid JSON: expected an object')
+        const kind = path === '/rest/v1/opportunities/delete.json' ? 'opportunity' : 'role'
+        answer = { requestId: requestId(), success: true, result: adjustRows(deleteRecords(kind, body as Record<string, unknown>, entry, knob), knob, 'deleted') }
+      } else if ((path === '/rest/v1/opportunities/describe.json' || path === '/rest/v1/opportunities/roles/describe.json') && req.method === 'GET') {
+        entry.operation = 'describeMObject'
+        answer = { requestId: requestId(), success: true, result: [describeObject(path === '/rest/v1/opportunities/describe.json' ? 'opportunity' : 'role')] }
+        entry.applied = true
       } else if (programMatch && req.method === 'POST') {
         entry.operation = 'syncMObjects'
         answer = { requestId: requestId(), success: true, errors: [], warnings: [], result: [updateProgram(Number(programMatch[1]), body as Record<string, unknown>, entry)] }
