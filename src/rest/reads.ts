@@ -188,19 +188,9 @@ export function restReadBackend (client: RestSender, opts: RestReadOptions): Rea
             parse: (env: RestEnvelope) => ({ objects: rows(ok(env)).map(programFromAsset), hasMore: false, newStreamPosition: '' })
           }
         }
-        const criteria = (query.criteria ?? []).filter((c) => c.attrName !== 'Include Archive')
-        if (criteria.length > 0) throw refuse(`the Asset API browses programs without filters: ${[...new Set(criteria.map((c) => c.attrName))].join(', ')} cannot be used; read one program by id`)
-        const offset = Number(query.streamPosition ?? 0)
-        return {
-          operation: 'browsePrograms',
-          send: (hints) => client.send({ method: 'GET', path: '/rest/asset/v1/programs.json', query: { maxReturn: String(REST_READ_PAGE), offset: String(offset) } }, hints),
-          parse: (env: RestEnvelope) => {
-            const objects = rows(ok(env)).map(programFromAsset)
-            // Browse answers are short of detail: costs come only with a read by id.
-            const full = objects.length === REST_READ_PAGE
-            return { objects, hasMore: full, newStreamPosition: full ? String(offset + REST_READ_PAGE) : '' }
-          }
-        }
+        // Browsing (GET /rest/asset/v1/programs.json) returns no tags and no costs: a list
+        // without them would read as "this program has none".
+        throw refuse('the Asset API lists programs without their tags and costs, so GET /programs is SOAP-only: read each program by id (GET /programs/{programId})')
       }
       if (query.type !== 'Opportunity' && query.type !== 'OpportunityPersonRole') throw refuse(`${query.type} cannot be read`)
       const paths = query.type === 'Opportunity' ? OPPORTUNITY_PATHS : ROLE_PATHS
