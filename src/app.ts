@@ -115,6 +115,6 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   const describeCache = new DescribeCache(reader, config.describe.cacheTtlMs)
   await app.register(writeRoutes, { requestTimeoutMs: config.requestTimeoutMs, describeCache: config.describe.validateCustomFields ? describeCache : undefined })
   await app.register(readRoutes, { requestTimeoutMs: config.requestTimeoutMs, reader, describeCache })
-  await app.register(deleteRoutes, { requestTimeoutMs: config.requestTimeoutMs, reader, oneTypePerCall: config.marketo.backend === 'rest' })
+  await app.register(deleteRoutes, { requestTimeoutMs: config.requestTimeoutMs, reader, deleteGroup: app.marketo.reads.deleteGroup })
   return app
 }

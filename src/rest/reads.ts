@@ -179,6 +179,9 @@ export function restReadBackend (client: RestSender, opts: RestReadOptions): Rea
   }
 
   return {
+    // One endpoint per type, and one deleteBy per call.
+    deleteGroup: (o) => `${o.type}:${o.marketoGUID !== undefined ? 'idField' : 'dedupeFields'}`,
+
     getMObjects (query): PreparedCall<GetMObjectsPage> {
       if (query.type === 'Program') {
         if (query.id !== undefined) {

@@ -14,8 +14,8 @@ import type { SyncRun } from '../sync/sync-service.js'
 export interface DeleteRoutesOptions {
   requestTimeoutMs: number
   reader: ReadExecutor
-  /** One type per call (the REST API deletes opportunities and roles at separate endpoints). */
-  oneTypePerCall?: boolean
+  /** Objects that may share one call have the same group (the REST API deletes each type at its own endpoint). */
+  deleteGroup?: (o: DeleteTarget) => string
 }
 
 const MAX_OBJECTS_PER_CALL = 100
@@ -42,12 +42,13 @@ interface DeleteRun {
 }
 
 const deleteRoutes: FastifyPluginAsync<DeleteRoutesOptions> = async (app, opts) => {
-  /** Calls of at most 100 objects (and of one type, with oneTypePerCall), in input order. */
+  /** Calls of at most 100 objects of one delete group, in input order. */
   function batches (objects: readonly DeleteTarget[]): Array<{ start: number, batch: DeleteTarget[] }> {
     const out: Array<{ start: number, batch: DeleteTarget[] }> = []
     objects.forEach((o, i) => {
       const last = out.at(-1)
-      if (last === undefined || last.batch.length >= MAX_OBJECTS_PER_CALL || (opts.oneTypePerCall === true && last.batch[0].type !== o.type)) out.push({ start: i, batch: [o] })
+      const group = opts.deleteGroup
+      if (last === undefined || last.batch.length >= MAX_OBJECTS_PER_CALL || (group !== undefined && group(last.batch[0]) !== group(o))) out.push({ start: i, batch: [o] })
       else last.batch.push(o)
     })
     return out

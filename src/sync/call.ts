@@ -43,6 +43,8 @@ export interface DeleteTarget {
  * backend cannot serve the request.
  */
 export interface ReadBackend {
+  /** Objects that may share one delete call have the same group (default: all of them). */
+  deleteGroup?: (o: DeleteTarget) => string
   getMObjects (query: GetMObjectsQuery): PreparedCall<GetMObjectsPage>
   describe (objectName: string): PreparedCall<ObjectMetadata>
   deleteMObjects (objects: readonly DeleteTarget[]): PreparedCall<MObjStatus[]>

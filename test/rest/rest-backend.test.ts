@@ -139,15 +139,129 @@ describe('REST backend: writes against the REST face', () => {
     assert.equal(gw.sim.ledger.length, calls)
   })
 
-  it('reads, describe and deletes answer 501 BACKEND_UNSUPPORTED without calling Marketo', async () => {
-    const calls = gw.sim.ledger.length
-    for (const [method, path] of [['GET', '/opportunities/64'], ['GET', '/programs/1970'], ['GET', '/mobjects/Opportunity/describe'], ['DELETE', '/opportunities/7']]) {
-      const res = await request(`${gw.url}${path}`, { method })
-      assert.equal(res.status, 501, `${method} ${path}`)
-      assert.equal(res.body.code, 'BACKEND_UNSUPPORTED')
+  it('an opportunity written by external key reads back by key and by marketoGUID, typed', async () => {
+    const written = await request(`${gw.url}/opportunities`, { body: { opportunities: [opp('rest-read', { amount: 1200, probability: 40, closeDate: '2024-05-31', isWon: false, customFields: { ProductLine: 'Tea' } })] } })
+    assert.equal(written.status, 200, written.text)
+    const guid = written.body.results[0].marketoGUID as string
+    const byKey = await request(`${gw.url}/opportunities?externalKey.name=opportunityId&externalKey.value=rest-read`)
+    assert.equal(byKey.status, 200, byKey.text)
+    assert.equal(byKey.body.items.length, 1)
+    const o = byKey.body.items[0]
+    assert.equal(o.id, null)
+    assert.equal(o.marketoGUID, guid)
+    assert.deepEqual(o.externalKey, { name: 'opportunityId', value: 'rest-read' })
+    assert.equal(o.name, 'Opp rest-read')
+    assert.equal(o.amount, 1200)
+    assert.equal(o.probability, 40)
+    assert.equal(o.closeDate, '2024-05-31')
+    assert.equal(o.isWon, false)
+    assert.deepEqual(o.customFields, { ProductLine: 'Tea' })
+    assert.match(o.createdAt, /^\d{4}-\d{2}-\d{2}T/)
+    assert.equal(byKey.body.nextCursor, null)
+    const byGuid = await request(`${gw.url}/opportunities?marketoGUID=${guid}`)
+    assert.deepEqual(byGuid.body.items, byKey.body.items)
+    const get = restEntries(gw).filter((e) => e.method === 'GET' && e.path === '/rest/v1/opportunities.json').at(-1)
+    assert.match(get?.query ?? '', /filterType=marketoGUID/)
+    assert.match(decodeURIComponent(get?.query ?? ''), /fields=[^&]*ProductLine/)
+  })
+
+  it('lists page through nextPageToken behind the cursor, each object once', async () => {
+    // Roles of one person in 130 opportunities span two REST pages of 100.
+    const keys = Array.from({ length: 130 }, (_, i) => `rest-page-${i}`)
+    const roles = keys.map((value, i) => ({ opportunity: { externalKey: { name: 'opportunityId', value } }, personId: 19, role: `Role ${i}` }))
+    const created = await request(`${gw.url}/opportunities`, { body: { opportunities: keys.map((k) => opp(k)) } })
+    assert.equal(created.status, 200)
+    const res = await request(`${gw.url}/opportunities/roles`, { body: { operation: 'upsert', roles } })
+    assert.equal(res.status, 200, res.text.slice(0, 300))
+    const seen: string[] = []
+    let cursor: string | null = null
+    for (let page = 0; page < 10; page++) {
+      const q: string = cursor === null ? '' : `&cursor=${cursor}`
+      const got = await request(`${gw.url}/opportunities/roles?personId=19&limit=60${q}`)
+      assert.equal(got.status, 200, got.text.slice(0, 300))
+      seen.push(...got.body.items.filter((r: { opportunity?: { externalKey: { value: string } } }) => r.opportunity?.externalKey.value.startsWith('rest-page-')).map((r: { role: string }) => r.role))
+      cursor = got.body.nextCursor
+      if (cursor === null) break
     }
+    assert.equal(cursor, null)
+    assert.deepEqual([...seen].sort(), roles.map((r) => r.role).sort())
+    assert.equal(new Set(seen).size, 130)
+  })
+
+  it('a program reads back by id with costs, tags and channel', async () => {
+    const res = await request(`${gw.url}/programs/1970`)
+    assert.equal(res.status, 200, res.text)
+    assert.equal(res.body.id, 1970)
+    assert.ok(res.body.costs.length > 0)
+    for (const c of res.body.costs) {
+      assert.match(c.month, /^\d{4}-\d{2}$/)
+      assert.equal(typeof c.amount, 'number')
+      assert.equal(c.id, undefined, 'REST has no cost ids')
+    }
+    assert.ok(res.body.tags.some((t: { type: string }) => t.type === 'Channel'))
+    assert.equal(res.body.channel, res.body.tags.find((t: { type: string }) => t.type === 'Channel').value)
+    const missing = await request(`${gw.url}/programs/99999`)
+    assert.equal(missing.status, 404)
+  })
+
+  it('describe maps REST field names back to the gateway\'s; Program answers 501 without a call', async () => {
+    const res = await request(`${gw.url}/mobjects/Opportunity/describe`)
+    assert.equal(res.status, 200, res.text)
+    const names = res.body.fields.map((f: { name: string }) => f.name)
+    for (const n of ['Name', 'Amount', 'Stage', 'opportunityId', 'ProductLine']) assert.ok(names.includes(n), n)
+    assert.equal(res.body.fields.find((f: { name: string }) => f.name === 'ProductLine').custom, true)
+    assert.equal(res.body.fields.find((f: { name: string }) => f.name === 'Amount').custom, false)
+    const calls = gw.sim.ledger.length
+    const program = await request(`${gw.url}/mobjects/Program/describe`)
+    assert.equal(program.status, 501)
+    assert.equal(program.body.code, 'BACKEND_UNSUPPORTED')
     assert.equal(gw.sim.ledger.length, calls)
+  })
+
+  it('deletes by marketoGUID and by external key; a missing one is unchanged; roles go with their opportunity', async () => {
+    const w = await request(`${gw.url}/opportunities`, { body: { opportunities: [opp('rest-del-1'), opp('rest-del-2')] } })
+    const guid = w.body.results[0].marketoGUID as string
+    const role = await request(`${gw.url}/opportunities/roles`, { body: { roles: [{ opportunity: { externalKey: { name: 'opportunityId', value: 'rest-del-2' } }, personId: 19, role: 'Doomed' }] } })
+    assert.equal(role.status, 200, role.text)
+    const res = await request(`${gw.url}/mobjects/delete`, {
+      body: { objects: [{ type: 'Opportunity', marketoGUID: guid }, { type: 'Opportunity', externalKey: { name: 'opportunityId', value: 'rest-del-2' } }, { type: 'Opportunity', marketoGUID: toGuid('opportunity', 987654) }, { type: 'OpportunityPersonRole', marketoGUID: role.body.results[0].marketoGUID }] }
+    })
+    assert.equal(res.status, 200, res.text)
+    assert.deepEqual(res.body.results.map((r: { status: string }) => r.status), ['deleted', 'deleted', 'unchanged', 'unchanged'])
+    assert.equal(res.body.results[0].marketoGUID, guid)
+    const deletes = restEntries(gw).filter((e) => e.path.endsWith('/delete.json'))
+    assert.deepEqual(deletes.slice(-3).map((e) => e.path), ['/rest/v1/opportunities/delete.json', '/rest/v1/opportunities/delete.json', '/rest/v1/opportunities/roles/delete.json'])
+    const after = await request(`${gw.url}/opportunities?externalKey.name=opportunityId&externalKey.value=rest-del-2`)
+    assert.deepEqual(after.body.items, [])
+  })
+
+  it('reads and deletes REST cannot express answer 400 saying so, without calling Marketo', async () => {
+    const calls = gw.sim.ledger.length
+    for (const [method, path, body] of [
+      ['GET', '/opportunities/64'], ['GET', '/opportunities/roles/10'], ['DELETE', '/opportunities/7'],
+      ['GET', '/opportunities?stage=Negotiation'], ['GET', '/opportunities/roles?opportunityId=4'], ['GET', '/programs?name=x'],
+      ['POST', '/mobjects/delete', { objects: [{ type: 'Opportunity', id: 4 }] }]
+    ] as Array<[string, string, unknown?]>) {
+      const res = await request(`${gw.url}${path}`, { method, body })
+      assert.equal(res.status, 400, `${method} ${path}: ${res.text}`)
+      assert.equal(res.body.code, 'VALIDATION_FAILED')
+      assert.match(res.body.detail, /REST backend/)
+    }
+    // Only describe calls (cached after the first) may have been made.
+    assert.ok(gw.sim.ledger.slice(calls).every((e) => e.operation === 'describeMObject'))
     assert.equal(gw.app.marketo.breaker.state, 'closed')
+  })
+
+  it('an update by marketoGUID alone; a marketoGUID with insert answers 400', async () => {
+    const w = await request(`${gw.url}/opportunities`, { body: { opportunities: [opp('rest-guid-upd')] } })
+    const guid = w.body.results[0].marketoGUID as string
+    const upd = await request(`${gw.url}/opportunities`, { body: { operation: 'update', opportunities: [{ marketoGUID: guid, stage: 'Won' }] } })
+    assert.equal(upd.status, 200, upd.text)
+    assert.deepEqual(upd.body.results, [{ index: 0, id: null, marketoGUID: guid, status: 'updated' }])
+    assert.equal(gw.sim.store.opportunities.get(fromGuid('opportunity', guid) ?? 0)?.fields.Stage, 'Won')
+    const ins = await request(`${gw.url}/opportunities`, { body: { operation: 'insert', opportunities: [{ marketoGUID: guid, stage: 'Won' }] } })
+    assert.equal(ins.status, 400)
+    assert.match(ins.body.detail, /marketoGUID/)
   })
 
   it('a dry run shows the REST calls, without a token', async () => {
@@ -170,6 +284,28 @@ describe('REST backend: writes against the REST face', () => {
     for (const e of entries) {
       assert.equal(e.tokenIn, 'header')
       assert.doesNotMatch(e.query, /access_token/)
+    }
+  })
+})
+
+describe('marketoGUID on the SOAP backend', () => {
+  it('answers 400 in writes, list filters and deletes, before any call', async () => {
+    const gw = await startGateway({ backend: 'soap' })
+    try {
+      const guid = toGuid('opportunity', 64)
+      const calls = gw.sim.ledger.length
+      for (const [path, body] of [
+        ['/opportunities', { operation: 'update', opportunities: [{ marketoGUID: guid, stage: 'Won' }] }],
+        [`/opportunities?marketoGUID=${guid}`],
+        ['/mobjects/delete', { objects: [{ type: 'Opportunity', marketoGUID: guid }] }]
+      ] as Array<[string, unknown?]>) {
+        const res = await request(`${gw.url}${path}`, { body })
+        assert.equal(res.status, 400, `${path}: ${res.text}`)
+        assert.match(JSON.stringify(res.body), /marketoGUID|SOAP backend/)
+      }
+      assert.ok(gw.sim.ledger.slice(calls).every((e) => e.operation === 'describeMObject'))
+    } finally {
+      await gw.close()
     }
   })
 })
