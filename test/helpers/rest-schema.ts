@@ -36,10 +36,40 @@ const deleteOpportunities = bodySchema('mapi', '/rest/v1/opportunities/delete.js
 const deleteRoles = bodySchema('mapi', '/rest/v1/opportunities/roles/delete.json', 'post')
 const updateProgram = bodySchema('asset', '/rest/asset/v1/program/{id}.json', 'post')
 
+interface QueryParam { name: string, in: string, required?: boolean, type?: string }
+
+/** The query parameters of a GET operation of the subset, by its path template. */
+function getOperation (path: string): { template: string, params: QueryParam[] } | undefined {
+  for (const api of ['mapi', 'asset'] as const) {
+    for (const [template, ops] of Object.entries(subset[api].paths as Record<string, { get?: { parameters?: QueryParam[] } }>)) {
+      const re = new RegExp(`^${template.replace(/\{[^}]+\}/g, '\\d+').replaceAll('.', '\\.')}$`)
+      if (ops.get !== undefined && re.test(path)) return { template, params: (ops.get.parameters ?? []).filter((p) => p.in === 'query') }
+    }
+  }
+  return undefined
+}
+
+/** A GET's query string against the operation's declared parameters: names, required ones, integers. */
+function queryProblems (path: string, query: string): string[] {
+  const op = getOperation(path)
+  if (op === undefined) return [`GET ${path}: not an operation of the OpenAPI subset`]
+  const params = new URLSearchParams(query)
+  const problems: string[] = []
+  for (const name of new Set(params.keys())) {
+    const spec = op.params.find((p) => p.name === name)
+    if (spec === undefined) problems.push(`GET ${op.template}: unknown query parameter ${name}`)
+    else if (spec.type === 'integer' && !params.getAll(name).every((v) => /^-?\d+$/.test(v))) problems.push(`GET ${op.template}: ${name} is not an integer`)
+  }
+  for (const p of op.params) if (p.required === true && !params.has(p.name)) problems.push(`GET ${op.template}: required query parameter ${p.name} missing`)
+  return problems
+}
+
 /** The schema problems of one REST request the simulator received, or [] when it conforms. */
 export function restRequestProblems (entry: LedgerEntry): string[] {
   const r = entry.rest
-  if (r === undefined || r.method !== 'POST') return []
+  if (r === undefined) return []
+  if (r.method === 'GET') return [...(r.tokenIn !== 'header' ? [`${r.path}: access token not in the Authorization header`] : []), ...queryProblems(r.path, r.query)]
+  if (r.method !== 'POST') return []
   let validate: ValidateFunction | undefined
   if (r.path === '/rest/v1/opportunities.json') validate = syncOpportunities
   else if (r.path === '/rest/v1/opportunities/roles.json') validate = syncRoles

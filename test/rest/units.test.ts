@@ -5,6 +5,9 @@ import { restError, readEnvelope } from '../../src/rest/errors.js'
 import { planRestCalls, recordStatuses } from '../../src/rest/mapping.js'
 import { RETRYABLE_FAULTS } from '../../src/marketo/faults.js'
 import { REDACT_PATHS } from '../../src/app.js'
+import { restTime } from '../../src/rest/reads.js'
+import { restRequestProblems } from '../helpers/rest-schema.js'
+import type { LedgerEntry } from '../../src/simulator/index.js'
 
 describe('REST backend configuration', () => {
   it('defaults to soap; rest needs client credentials with a real endpoint, and API keys', () => {
@@ -74,5 +77,27 @@ describe('REST mapping', () => {
     assert.equal(typeof recordStatuses(call, objects, [{ seq: 0, status: 'created' }]), 'string')
     assert.equal(typeof recordStatuses(call, objects, [{ seq: 0, status: 'created' }, { seq: 0, status: 'created' }]), 'string')
     assert.equal(typeof recordStatuses(call, objects, [{ seq: 0, status: 'created' }, { seq: 1, status: 'weird' }]), 'string')
+  })
+})
+
+describe('REST reads: helpers', () => {
+  it('reads the Asset API\'s "Z+0000" timestamps and plain ISO ones; refuses garbage', () => {
+    assert.equal(restTime('2015-05-21T22:45:13Z+0000'), '2015-05-21T22:45:13.000Z')
+    assert.equal(restTime('2015-05-21T22:45:13+0200'), '2015-05-21T20:45:13.000Z')
+    assert.equal(restTime('2024-01-02T03:04:05Z'), '2024-01-02T03:04:05.000Z')
+    assert.equal(restTime('yesterday'), undefined)
+    assert.equal(restTime(42), undefined)
+  })
+
+  it('the OpenAPI subset check catches unknown, missing and mistyped GET parameters', () => {
+    const get = (path: string, query: string): string[] => restRequestProblems({ rest: { method: 'GET', path, query, contentType: '', tokenIn: 'header' } } as unknown as LedgerEntry)
+    assert.deepEqual(get('/rest/v1/opportunities.json', 'filterType=marketoGUID&filterValues=a&batchSize=100&fields=name'), [])
+    assert.deepEqual(get('/rest/asset/v1/program/1970.json', ''), [])
+    assert.deepEqual(get('/rest/v1/opportunities.json', 'filterType=x&bogus=1&batchSize=ten'), [
+      'GET /rest/v1/opportunities.json: unknown query parameter bogus',
+      'GET /rest/v1/opportunities.json: batchSize is not an integer',
+      'GET /rest/v1/opportunities.json: required query parameter filterValues missing'
+    ])
+    assert.deepEqual(get('/rest/v1/leads.json', ''), ['GET /rest/v1/leads.json: not an operation of the OpenAPI subset'])
   })
 })

@@ -29,8 +29,9 @@ async function open (t: Closeable): Promise<Rest> {
     const res = await fetch(`${sim.restEndpoint}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } })
     assert.equal(res.status, 200)
     const body = await res.json() as Json
-    // Whatever was sent conforms to the subset's request schema (GETs are not checked).
-    for (const e of sim.ledger.slice(before)) assert.deepEqual(restRequestProblems(e), [])
+    // Whatever body was sent conforms to the subset's request schema (some GETs here send bad
+    // query values on purpose; the gateway's GETs are checked in test/helpers/gateway.ts).
+    if (init.method !== 'GET') for (const e of sim.ledger.slice(before)) assert.deepEqual(restRequestProblems(e), [])
     return body
   }
   return {
