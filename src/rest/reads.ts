@@ -175,6 +175,8 @@ export function restReadBackend (client: RestSender, opts: RestReadOptions): Rea
         ? `the REST API lists ${kind} only by one filter: give ${kind === 'opportunities' ? 'externalKey or marketoGUID' : 'personId or marketoGUID'}`
         : `the REST API filters ${kind} by one field per call: give only one of the filters`)
     }
+    // filterValues is a comma-separated list: a value with a comma would become two values.
+    if (filters[0].filterValues.includes(',')) throw refuse('a REST lookup value cannot contain a comma (filterValues is a comma-separated list)')
     return filters[0]
   }
 
