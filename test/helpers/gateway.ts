@@ -1,10 +1,11 @@
 import { Writable } from 'node:stream'
+import assert from 'node:assert/strict'
 import { appendFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
-import { startSimulator, DEMO_USER_ID, DEMO_ENCRYPTION_KEY, DEMO_REST_CLIENT_ID, DEMO_REST_CLIENT_SECRET, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js'
+import { startSimulator, fromGuid, DEMO_USER_ID, DEMO_ENCRYPTION_KEY, DEMO_REST_CLIENT_ID, DEMO_REST_CLIENT_SECRET, type LedgerEntry, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js'
 import { restRequestProblems } from './rest-schema.js'
 
 export interface TestGateway {
@@ -78,19 +79,27 @@ export async function startGateway (opts: GatewayOptions = {}): Promise<TestGate
     }
   })
   const backend = opts.backend ?? TEST_BACKEND
-  const config = loadConfig({
-    PORT: '0',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
-    MARKETO_SOAP_ENDPOINT: sim.endpoint,
-    MARKETO_USER_ID: DEMO_USER_ID,
-    MARKETO_ENCRYPTION_KEY: DEMO_ENCRYPTION_KEY,
-    ...(backend === 'rest'
-      ? { MARKETO_BACKEND: 'rest', MARKETO_REST_ENDPOINT: sim.restEndpoint, MARKETO_CLIENT_ID: DEMO_REST_CLIENT_ID, MARKETO_CLIENT_SECRET: DEMO_REST_CLIENT_SECRET }
-      : {}),
-    // A default caller key, which request() sends unless told otherwise.
-    ...(opts.env?.AUTH_DISABLED === undefined ? { API_KEYS: `test:${hashKey(TEST_API_KEY)}` } : {}),
-    ...opts.env
-  })
+  // A configuration the gateway refuses must not leave the simulator listening (the test process
+  // would never exit).
+  let config: ReturnType<typeof loadConfig>
+  try {
+    config = loadConfig({
+      PORT: '0',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
+      MARKETO_SOAP_ENDPOINT: sim.endpoint,
+      MARKETO_USER_ID: DEMO_USER_ID,
+      MARKETO_ENCRYPTION_KEY: DEMO_ENCRYPTION_KEY,
+      ...(backend === 'rest'
+        ? { MARKETO_BACKEND: 'rest', MARKETO_REST_ENDPOINT: sim.restEndpoint, MARKETO_CLIENT_ID: DEMO_REST_CLIENT_ID, MARKETO_CLIENT_SECRET: DEMO_REST_CLIENT_SECRET }
+        : {}),
+      // A default caller key, which request() sends unless told otherwise.
+      ...(opts.env?.AUTH_DISABLED === undefined ? { API_KEYS: `test:${hashKey(TEST_API_KEY)}` } : {}),
+      ...opts.env
+    })
+  } catch (err) {
+    await sim.close()
+    throw err
+  }
   // Every REST request the simulator received must match the official OpenAPI subset's schemas.
   const restProblems: string[] = []
   const checkRest = (): void => { for (const e of sim.ledger) restProblems.push(...restRequestProblems(e)) }
@@ -146,6 +155,50 @@ export async function request (url: string, init: { method?: string, body?: unkn
   return { status: res.status, headers: res.headers, body: parsed, text }
 }
 
+/**
+ * The Marketo operation a ledger entry stands for. The REST face names it only once a call is
+ * admitted; a REST call answered before that (a fault knob, a rejected token) is named by its
+ * method and path, so it still counts as the call it was.
+ */
+export function ledgerOperation (e: LedgerEntry): string {
+  if (e.operation !== '' || e.rest === undefined) return e.operation
+  if (e.rest.path.endsWith('/delete.json')) return 'deleteMObjects'
+  if (e.rest.path.endsWith('/describe.json')) return 'describeMObject'
+  return e.rest.method === 'GET' ? 'getMObjects' : 'syncMObjects'
+}
+
+export function upstreamCalls (sim: RunningSimulator, operation: string): number {
+  return sim.ledger.filter((e) => ledgerOperation(e) === operation).length
+}
+
 export function syncCalls (sim: RunningSimulator): number {
-  return sim.ledger.filter((e) => e.operation === 'syncMObjects').length
+  return upstreamCalls(sim, 'syncMObjects')
+}
+
+/**
+ * The simulator's id of an opportunity or role in a write or delete result: `id` on SOAP; on REST
+ * `id` is null and the record is named by its marketoGUID (which the simulator derives from its id).
+ */
+export function storeId (kind: 'opportunity' | 'role', result: { id?: number | null, marketoGUID?: string }): number {
+  if (TEST_BACKEND === 'soap') {
+    assert.ok(Number.isSafeInteger(result.id), `an integer id: ${JSON.stringify(result)}`)
+    return result.id as number
+  }
+  assert.equal(result.id, null, 'REST results have no integer id')
+  const id = fromGuid(kind, result.marketoGUID ?? '')
+  assert.ok(id !== undefined, `a ${kind} marketoGUID: ${JSON.stringify(result)}`)
+  return id
+}
+
+/**
+ * REST backend: `res` is the 400 saying the REST backend cannot express the request, and nothing
+ * but describe calls (which the read routes may make alongside) reached Marketo since `ledgerBefore`.
+ */
+export function assertRestRefusal (res: JsonResponse, sim: RunningSimulator, ledgerBefore: number, detail: RegExp = /not supported by the REST backend/): void {
+  assert.equal(res.status, 400, res.text)
+  assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8')
+  assert.equal(res.body.code, 'VALIDATION_FAILED')
+  assert.match(res.body.detail, detail)
+  const reached = sim.ledger.slice(ledgerBefore).filter((e) => ledgerOperation(e) !== 'describeMObject')
+  assert.deepEqual(reached.map((e) => e.rest?.path ?? e.operation), [], 'nothing reached Marketo')
 }
