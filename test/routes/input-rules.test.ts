@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startGateway, request, type TestGateway } from '../helpers/gateway.js'
+import { startGateway, request, assertRestRefusal, storeId, TEST_BACKEND, type TestGateway } from '../helpers/gateway.js'
 
 const opp = (extra: Record<string, unknown>) => ({ opportunities: [{ name: 'x', ...extra }] })
 
@@ -69,16 +69,25 @@ describe('input rules: clear 4xx, nothing reaches Marketo', () => {
 
   it('tab, line feed, carriage return, emoji and XML metacharacters round-trip byte-identical', async () => {
     const description = 'line 1\nline 2\r\n\ttabbed < & > " \' ]]> </value><value> &lt; 😀 مرحبا e\u0301'
-    const res = await request(`${gw.url}/opportunities`, { body: { operation: 'insert', opportunities: [{ name: 'round trip', description }] } })
+    const res = await request(`${gw.url}/opportunities`, { body: { operation: 'insert', opportunities: [{ externalKey: { name: 'opportunityId', value: 'round-trip' }, name: 'round trip', description }] } })
     assert.equal(res.status, 200)
-    assert.equal(gw.sim.store.opportunities.get(res.body.results[0].id)?.fields.Description, description)
+    assert.equal(gw.sim.store.opportunities.get(storeId('opportunity', res.body.results[0]))?.fields.Description, description)
   })
 
   it('2147483647 is a valid program id and 0.1 reaches Marketo as "0.1"', async () => {
-    const res = await request(`${gw.url}/programs/2147483647/costs`, { body: { costs: [{ month: '2013-06', amount: 0.1 }] } })
+    let amount = 0.1
+    if (TEST_BACKEND === 'rest') {
+      // REST program costs are whole numbers: 0.1 answers 400 before any call; a whole amount is sent.
+      const before = gw.sim.ledger.length
+      const refused = await request(`${gw.url}/programs/2147483647/costs`, { body: { costs: [{ month: '2013-06', amount }] } })
+      assertRestRefusal(refused, gw.sim, before, /whole numbers/)
+      assert.deepEqual(refused.body.errors.map((e: { path: string }) => e.path), ['/costs/0/amount'])
+      amount = 1
+    }
+    const res = await request(`${gw.url}/programs/2147483647/costs`, { body: { costs: [{ month: '2013-06', amount }] } })
     assert.notEqual(res.status, 400)
     const entry = gw.sim.ledger.at(-1)
     assert.equal(entry?.objects?.[0].id, 2147483647)
-    assert.deepEqual(entry?.objects?.[0].typeAttribs?.[0].attribs.find((a) => a.name === 'Amount'), { name: 'Amount', value: '0.1' })
+    assert.deepEqual(entry?.objects?.[0].typeAttribs?.[0].attribs.find((a) => a.name === 'Amount'), { name: 'Amount', value: String(amount) })
   })
 })

@@ -1,8 +1,12 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startGateway, request, syncCalls, type TestGateway } from '../helpers/gateway.js'
+import { startGateway, request, assertRestRefusal, storeId, syncCalls, TEST_BACKEND, type TestGateway } from '../helpers/gateway.js'
+import { toGuid } from '../../src/simulator/index.js'
 
 const emptySummary = { total: 0, created: 0, updated: 0, unchanged: 0, skipped: 0, failed: 0, deleted: 0, unknown: 0, notApplied: 0 }
+const rest = TEST_BACKEND === 'rest'
+/** A role's opportunity: by id on SOAP, by its external key on REST (which has no integer ids); 7 and 64 are seeded with keys. */
+const opportunityOf = (id: 7 | 64) => rest ? { opportunity: { externalKey: { name: 'opportunityId', value: id === 64 ? 'Opportunity_3' : 'Opportunity_2' } } } : { opportunityId: id }
 
 describe('write routes against the simulator', () => {
   let gw: TestGateway
@@ -10,6 +14,24 @@ describe('write routes against the simulator', () => {
   after(async () => { await gw.close() })
 
   it('syncMObjects page example 1: program 1970 cost update', async () => {
+    if (rest) {
+      // REST has no cost ids, so cost 153 cannot be updated in place: 400 before any call. REST
+      // appends costs; the same cost without its id is appended, with the same JSON answer.
+      const before = gw.sim.ledger.length
+      const refused = await request(`${gw.url}/programs/1970/costs`, { body: { costs: [{ month: '2013-06', amount: 2000, id: 153, note: 'Updated cost' }] } })
+      assertRestRefusal(refused, gw.sim, before, /no cost ids/)
+      assert.deepEqual(refused.body.errors.map((e: { path: string }) => e.path), ['/costs/0/id'])
+      const res = await request(`${gw.url}/programs/1970/costs`, { body: { costs: [{ month: '2013-06', amount: 2000, note: 'Updated cost' }] } })
+      assert.equal(res.status, 200)
+      assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8')
+      assert.deepEqual(res.body, { requestId: res.headers.get('x-request-id'), operation: 'update', summary: { ...emptySummary, total: 1, updated: 1 }, results: [{ index: 0, id: 1970, status: 'updated' }] })
+      const entry = gw.sim.ledger.at(-1)
+      assert.equal(entry?.syncOperation, 'UPDATE')
+      assert.deepEqual(entry?.objects, [{ type: 'Program', id: 1970, typeAttribs: [{ attrType: 'Cost', attribs: [{ name: 'Month', value: '2013-06' }, { name: 'Amount', value: '2000' }, { name: 'Note', value: 'Updated cost' }] }] }])
+      const program = gw.sim.store.programs.get(1970)
+      assert.deepEqual(program?.costs.map((c) => [c.month, c.amount, c.note]), [['2013-05', '1200', 'Kick-off'], ['2013-06', '1500', undefined], ['2013-06', '2000', 'Updated cost']])
+      return
+    }
     const res = await request(`${gw.url}/programs/1970/costs`, { body: { costs: [{ month: '2013-06', amount: 2000, id: 153, note: 'Updated cost' }] } })
     assert.equal(res.status, 200)
     assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8')
@@ -39,7 +61,7 @@ describe('write routes against the simulator', () => {
     assert.equal(first.status, 200)
     assert.equal(first.body.results[0].status, 'created')
     assert.deepEqual(first.body.results[0].externalKey, { name: 'opportunityId', value: 'Q1-2014-ext' })
-    const id = first.body.results[0].id as number
+    const id = storeId('opportunity', first.body.results[0])
     assert.ok(Number.isInteger(id) && id > 0)
     const stored = gw.sim.store.opportunities.get(id)
     assert.equal(stored?.fields.Name, 'Q1 2014')
@@ -47,17 +69,19 @@ describe('write routes against the simulator', () => {
     assert.equal(stored?.fields.IsWon, '0')
 
     const again = await request(`${gw.url}/opportunities`, { body })
-    assert.equal(again.body.results[0].status, 'unchanged')
+    // REST has no "unchanged": a write that changes nothing answers updated.
+    assert.equal(again.body.results[0].status, rest ? 'updated' : 'unchanged')
     const changed = await request(`${gw.url}/opportunities`, { body: { opportunities: [{ ...body.opportunities[0], stage: 'Closed Won' }] } })
-    assert.deepEqual(changed.body.results, [{ index: 0, id, externalKey: { name: 'opportunityId', value: 'Q1-2014-ext' }, status: 'updated' }])
+    const ref = rest ? { id: null, marketoGUID: toGuid('opportunity', id) } : { id }
+    assert.deepEqual(changed.body.results, [{ index: 0, ...ref, externalKey: { name: 'opportunityId', value: 'Q1-2014-ext' }, status: 'updated' }])
   })
 
   it('syncMObjects page example 3: role for opportunity 64 and person 19', async () => {
-    const res = await request(`${gw.url}/opportunities/roles`, { body: { operation: 'insert', roles: [{ opportunityId: 64, personId: 19, role: 'Controller', isPrimary: false }] } })
+    const res = await request(`${gw.url}/opportunities/roles`, { body: { operation: 'insert', roles: [{ ...opportunityOf(64), personId: 19, role: 'Controller', isPrimary: false }] } })
     assert.equal(res.status, 200)
     assert.equal(res.body.summary.created, 1)
     assert.equal(res.body.results[0].status, 'created')
-    const role = gw.sim.store.roles.get(res.body.results[0].id)
+    const role = gw.sim.store.roles.get(storeId('role', res.body.results[0]))
     assert.equal(role?.opportunityId, 64)
     assert.equal(role?.personId, 19)
     assert.equal(role?.fields.Role, 'Controller')
@@ -77,6 +101,23 @@ describe('write routes against the simulator', () => {
   })
 
   it('PATCH /opportunities/{id}: updates an existing one, 404 for a missing one', async () => {
+    if (rest) {
+      // PATCH names the opportunity by its integer id, which REST does not have: 400 before any
+      // call. Its REST equivalent is an update by marketoGUID, where a missing one is skipped.
+      const before = gw.sim.ledger.length
+      assertRestRefusal(await request(`${gw.url}/opportunities/64`, { method: 'PATCH', body: { stage: 'Negotiation', amount: 12.5 } }), gw.sim, before, /integer opportunity ids are SOAP-only/)
+      assertRestRefusal(await request(`${gw.url}/opportunities/999999`, { method: 'PATCH', body: { stage: 'Negotiation' } }), gw.sim, before, /integer opportunity ids are SOAP-only/)
+      const guid = toGuid('opportunity', 64)
+      const ok = await request(`${gw.url}/opportunities`, { body: { operation: 'update', opportunities: [{ marketoGUID: guid, stage: 'Negotiation', amount: 12.5 }] } })
+      assert.equal(ok.status, 200, ok.text)
+      assert.deepEqual(ok.body.results, [{ index: 0, id: null, marketoGUID: guid, status: 'updated' }])
+      assert.equal(gw.sim.store.opportunities.get(64)?.fields.Amount, '12.5')
+      const missing = await request(`${gw.url}/opportunities`, { body: { operation: 'update', opportunities: [{ marketoGUID: toGuid('opportunity', 999999), stage: 'Negotiation' }] } })
+      assert.equal(missing.status, 200, missing.text)
+      assert.deepEqual(missing.body.results, [{ index: 0, id: null, marketoGUID: toGuid('opportunity', 999999), status: 'skipped' }])
+      assert.equal(gw.sim.store.opportunities.get(999999), undefined)
+      return
+    }
     const ok = await request(`${gw.url}/opportunities/64`, { method: 'PATCH', body: { stage: 'Negotiation', amount: 12.5 } })
     assert.equal(ok.status, 200)
     assert.deepEqual(ok.body, { index: 0, id: 64, status: 'updated' })
@@ -100,13 +141,13 @@ describe('write routes against the simulator', () => {
     })
     assert.equal(res.status, 200, JSON.stringify(res.body))
     assert.deepEqual(res.body.results.map((r: { status: string }) => r.status), ['created', 'created'])
-    const role = gw.sim.store.roles.get(res.body.results[1].id)
-    assert.equal(role?.opportunityId, res.body.results[0].id)
+    const role = gw.sim.store.roles.get(storeId('role', res.body.results[1]))
+    assert.equal(role?.opportunityId, storeId('opportunity', res.body.results[0]))
   })
 
   it('a partial failure answers 207 with per-object statuses in input order', async () => {
     const res = await request(`${gw.url}/opportunities/roles`, {
-      body: { operation: 'insert', roles: [{ opportunityId: 7, personId: 19, role: 'A' }, { opportunityId: 7, personId: 2_000_000, role: 'B' }, { opportunityId: 7, personId: 6, role: 'C' }] }
+      body: { operation: 'insert', roles: [{ ...opportunityOf(7), personId: 19, role: 'A' }, { ...opportunityOf(7), personId: 2_000_000, role: 'B' }, { ...opportunityOf(7), personId: 6, role: 'C' }] }
     })
     assert.equal(res.status, 207)
     assert.deepEqual(res.body.results.map((r: { index: number, status: string }) => [r.index, r.status]), [[0, 'created'], [1, 'failed'], [2, 'created']])
@@ -121,11 +162,11 @@ describe('write routes against the simulator', () => {
     const calls = gw.sim.ledger.slice(before)
     assert.deepEqual(calls.map((c) => c.objects?.length).sort((a, b) => (b ?? 0) - (a ?? 0)), [100, 100, 50])
     assert.equal(res.body.results.length, 250)
-    res.body.results.forEach((r: { index: number, status: string, externalKey: { value: string }, id: number }, i: number) => {
+    res.body.results.forEach((r: { index: number, status: string, externalKey: { value: string }, id: number | null, marketoGUID?: string }, i: number) => {
       assert.equal(r.index, i)
       assert.equal(r.status, 'created')
       assert.equal(r.externalKey.value, `bulk-${i}`)
-      assert.equal(gw.sim.store.opportunities.get(r.id)?.fields.Name, `Bulk ${i}`)
+      assert.equal(gw.sim.store.opportunities.get(storeId('opportunity', r))?.fields.Name, `Bulk ${i}`)
     })
   })
 
