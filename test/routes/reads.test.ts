@@ -1,11 +1,14 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { startGateway, request, syncCalls, type TestGateway } from '../helpers/gateway.js'
+import { startGateway, request, assertRestRefusal, storeId, syncCalls, upstreamCalls, TEST_BACKEND, type JsonResponse, type TestGateway } from '../helpers/gateway.js'
+import { toGuid } from '../../src/simulator/index.js'
 
 // Marketo's 100 calls per 20 s would make these tests wait: both limits off.
 const unlimited = { simulator: { limits: { rateLimit: null } }, env: { MARKETO_RATE_LIMIT_WINDOW_MS: '0' } }
-const calls = (gw: TestGateway, operation: string): number => gw.sim.ledger.filter((e) => e.operation === operation).length
+const calls = (gw: TestGateway, operation: string): number => upstreamCalls(gw.sim, operation)
+const rest = TEST_BACKEND === 'rest'
+const key64 = { name: 'opportunityId', value: 'Opportunity_3' }
 
 const seeded64 = {
   id: 64,
@@ -20,12 +23,53 @@ const seeded64 = {
   updatedAt: '2013-07-30T12:00:00.000Z'
 }
 
+// The same opportunity read through the REST backend: named by marketoGUID (id null); its external
+// key is REST's externalOpportunityId, so it is the externalKey rather than a custom field; and
+// REST links opportunities to companies by externalCompanyId, which the gateway does not map.
+const seeded64Rest = {
+  id: null,
+  marketoGUID: toGuid('opportunity', 64),
+  externalKey: key64,
+  name: 'Q1 2014',
+  amount: 2000,
+  probability: 80,
+  closeDate: '2014-03-31',
+  stage: 'Negotiation',
+  customFields: { cAccountFSID: 'C123' },
+  createdAt: '2013-07-30T12:00:00.000Z',
+  updatedAt: '2013-07-30T12:00:00.000Z'
+}
+
+/**
+ * Reads back the opportunity of a write result: GET /opportunities/{id} on SOAP; on REST, which has
+ * no integer ids, the lookup by the result's marketoGUID (its one item is the body).
+ */
+async function readBack (gw: TestGateway, result: { id: number | null, marketoGUID?: string }): Promise<JsonResponse> {
+  if (!rest) return await request(`${gw.url}/opportunities/${storeId('opportunity', result)}`)
+  storeId('opportunity', result)
+  const res = await request(`${gw.url}/opportunities?marketoGUID=${result.marketoGUID as string}`)
+  assert.equal(res.status, 200, res.text)
+  assert.equal(res.body.items.length, 1)
+  assert.equal(res.body.nextCursor, null)
+  return { ...res, body: res.body.items[0] }
+}
+
 describe('read routes against the simulator', () => {
   let gw: TestGateway
   before(async () => { gw = await startGateway(unlimited) })
   after(async () => { await gw.close() })
 
   it('GET /opportunities/{id}: the seeded opportunity 64, typed', async () => {
+    if (rest) {
+      // No integer ids on REST: 400 before any call; the lookup by marketoGUID is its equivalent.
+      const before = gw.sim.ledger.length
+      assertRestRefusal(await request(`${gw.url}/opportunities/64`), gw.sim, before, /integer ids are SOAP-only/)
+      const res = await request(`${gw.url}/opportunities?marketoGUID=${seeded64Rest.marketoGUID}`)
+      assert.equal(res.status, 200)
+      assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8')
+      assert.deepStrictEqual(res.body, { items: [seeded64Rest], nextCursor: null })
+      return
+    }
     const res = await request(`${gw.url}/opportunities/64`)
     assert.equal(res.status, 200)
     assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8')
@@ -33,6 +77,15 @@ describe('read routes against the simulator', () => {
   })
 
   it('GET /opportunities/{id}: 404 problem for a missing one', async () => {
+    if (rest) {
+      // REST: 400 for the integer id; a lookup by a marketoGUID nobody has is an empty page.
+      const before = gw.sim.ledger.length
+      assertRestRefusal(await request(`${gw.url}/opportunities/999999`), gw.sim, before, /integer ids are SOAP-only/)
+      const res = await request(`${gw.url}/opportunities?marketoGUID=${toGuid('opportunity', 999999)}`)
+      assert.equal(res.status, 200, res.text)
+      assert.deepStrictEqual(res.body, { items: [], nextCursor: null })
+      return
+    }
     const res = await request(`${gw.url}/opportunities/999999`)
     assert.equal(res.status, 404)
     assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8')
@@ -43,7 +96,7 @@ describe('read routes against the simulator', () => {
   it('GET /opportunities by external key echoes the key', async () => {
     const res = await request(`${gw.url}/opportunities?externalKey.name=opportunityId&externalKey.value=Opportunity_3`)
     assert.equal(res.status, 200)
-    assert.deepStrictEqual(res.body, { items: [{ ...seeded64, externalKey: { name: 'opportunityId', value: 'Opportunity_3' } }], nextCursor: null })
+    assert.deepStrictEqual(res.body, { items: [rest ? seeded64Rest : { ...seeded64, externalKey: key64 }], nextCursor: null })
     const entry = gw.sim.ledger.findLast((e) => e.operation === 'getMObjects')
     assert.ok(entry)
     const half = await request(`${gw.url}/opportunities?externalKey.name=opportunityId`)
@@ -52,15 +105,24 @@ describe('read routes against the simulator', () => {
   })
 
   it('GET /opportunities filters by stage, company and updatedAt range', async () => {
-    const ids = async (query: string): Promise<number[]> => {
-      const res = await request(`${gw.url}/opportunities?${query}`)
-      assert.equal(res.status, 200, res.text)
-      return res.body.items.map((o: { id: number }) => o.id)
+    const filters = ['stage=Negotiation', 'companyId=2', 'updatedAt.gte=2013-07-02&updatedAt.lt=2013-07-30', 'createdAt.lt=2013-07-02T00:00:00Z&name=Globex%20renewal']
+    if (rest) {
+      // The REST API looks opportunities up by externalKey or marketoGUID only: 400, no call.
+      for (const query of filters) {
+        const before = gw.sim.ledger.length
+        assertRestRefusal(await request(`${gw.url}/opportunities?${query}`), gw.sim, before, /looks opportunities up by externalKey or marketoGUID only|cannot be filtered by Company/)
+      }
+    } else {
+      const ids = async (query: string): Promise<number[]> => {
+        const res = await request(`${gw.url}/opportunities?${query}`)
+        assert.equal(res.status, 200, res.text)
+        return res.body.items.map((o: { id: number }) => o.id)
+      }
+      assert.deepStrictEqual(await ids(filters[0]), [64])
+      assert.deepStrictEqual(await ids(filters[1]), [4])
+      assert.deepStrictEqual(await ids(filters[2]), [7])
+      assert.deepStrictEqual(await ids(filters[3]), [4])
     }
-    assert.deepStrictEqual(await ids('stage=Negotiation'), [64])
-    assert.deepStrictEqual(await ids('companyId=2'), [4])
-    assert.deepStrictEqual(await ids('updatedAt.gte=2013-07-02&updatedAt.lt=2013-07-30'), [7])
-    assert.deepStrictEqual(await ids('createdAt.lt=2013-07-02T00:00:00Z&name=Globex%20renewal'), [4])
     const bad = await request(`${gw.url}/opportunities?updatedAt.gte=yesterday`)
     assert.equal(bad.status, 400)
     const unknown = await request(`${gw.url}/opportunities?color=red`)
@@ -69,6 +131,21 @@ describe('read routes against the simulator', () => {
 
   it('GET /opportunities/roles by opportunity or person, and one role by id', async () => {
     const role10 = { id: 10, opportunityId: 4, personId: 19, role: 'Decision Maker', isPrimary: true, createdAt: '2013-07-01T12:00:00.000Z', updatedAt: '2013-07-01T12:00:00.000Z' }
+    if (rest) {
+      // REST names a role by marketoGUID and its opportunity by external key (4's is Opportunity_1);
+      // roles are listed by person or marketoGUID, not by integer opportunity or role id (400, no call).
+      const { id: _, opportunityId: __, ...common } = role10
+      const role10Rest = { id: null, marketoGUID: toGuid('role', 10), opportunity: { externalKey: { name: 'opportunityId', value: 'Opportunity_1' } }, ...common }
+      const before = gw.sim.ledger.length
+      for (const path of ['/opportunities/roles?opportunityId=4', '/opportunities/roles/10', '/opportunities/roles/11']) {
+        assertRestRefusal(await request(`${gw.url}${path}`), gw.sim, before, /integer ids are SOAP-only/)
+      }
+      assert.deepStrictEqual((await request(`${gw.url}/opportunities/roles?personId=19`)).body, { items: [role10Rest], nextCursor: null })
+      assert.deepStrictEqual((await request(`${gw.url}/opportunities/roles?personId=6`)).body, { items: [], nextCursor: null })
+      assert.deepStrictEqual((await request(`${gw.url}/opportunities/roles?marketoGUID=${toGuid('role', 10)}`)).body, { items: [role10Rest], nextCursor: null })
+      assert.deepStrictEqual((await request(`${gw.url}/opportunities/roles?marketoGUID=${toGuid('role', 11)}`)).body, { items: [], nextCursor: null })
+      return
+    }
     assert.deepStrictEqual((await request(`${gw.url}/opportunities/roles?opportunityId=4`)).body, { items: [role10], nextCursor: null })
     assert.deepStrictEqual((await request(`${gw.url}/opportunities/roles?personId=19`)).body, { items: [role10], nextCursor: null })
     assert.deepStrictEqual((await request(`${gw.url}/opportunities/roles?personId=6`)).body, { items: [], nextCursor: null })
@@ -79,24 +156,48 @@ describe('read routes against the simulator', () => {
   it('GET /programs/{id}: costs, tags and channel', async () => {
     const res = await request(`${gw.url}/programs/1970`)
     assert.equal(res.status, 200)
-    assert.deepStrictEqual(res.body, {
-      id: 1970,
-      name: 'Summer Webinar Series',
-      type: 'Event',
-      workspaceId: 1,
-      workspaceName: 'Default',
-      treePath: '/Marketing Activities/Default/Webinars/Summer Webinar Series',
-      isArchived: false,
-      channel: 'Webinar',
-      tags: [{ type: 'Channel', value: 'Webinar' }],
-      costs: [{ id: 152, month: '2013-05', amount: 1200, note: 'Kick-off' }, { id: 153, month: '2013-06', amount: 1500 }],
-      createdAt: '2013-05-20T09:30:00.000Z',
-      updatedAt: '2013-07-01T16:00:00.000Z'
-    })
+    if (rest) {
+      // The Asset API: its own program type names, no workspace id, no archive flag, no cost ids.
+      assert.deepStrictEqual(res.body, {
+        id: 1970,
+        name: 'Summer Webinar Series',
+        type: 'event',
+        workspaceName: 'Default',
+        treePath: '/Marketing Activities/Default/Webinars/Summer Webinar Series',
+        channel: 'Webinar',
+        tags: [{ type: 'Channel', value: 'Webinar' }],
+        costs: [{ month: '2013-05', amount: 1200, note: 'Kick-off' }, { month: '2013-06', amount: 1500 }],
+        createdAt: '2013-05-20T09:30:00.000Z',
+        updatedAt: '2013-07-01T16:00:00.000Z'
+      })
+    } else {
+      assert.deepStrictEqual(res.body, {
+        id: 1970,
+        name: 'Summer Webinar Series',
+        type: 'Event',
+        workspaceId: 1,
+        workspaceName: 'Default',
+        treePath: '/Marketing Activities/Default/Webinars/Summer Webinar Series',
+        isArchived: false,
+        channel: 'Webinar',
+        tags: [{ type: 'Channel', value: 'Webinar' }],
+        costs: [{ id: 152, month: '2013-05', amount: 1200, note: 'Kick-off' }, { id: 153, month: '2013-06', amount: 1500 }],
+        createdAt: '2013-05-20T09:30:00.000Z',
+        updatedAt: '2013-07-01T16:00:00.000Z'
+      })
+    }
     assert.equal((await request(`${gw.url}/programs/4242`)).status, 404)
   })
 
   it('GET /programs by tag, name and workspace', async () => {
+    if (rest) {
+      // The Asset API lists programs without their tags and costs: GET /programs is SOAP-only (400, no call).
+      for (const query of ['', 'tagType=Product%20Line&tagValue=Coffee', 'name=Program01&workspaceId=1', 'workspaceName=Elsewhere']) {
+        const before = gw.sim.ledger.length
+        assertRestRefusal(await request(`${gw.url}/programs?${query}`), gw.sim, before, /GET \/programs is SOAP-only/)
+      }
+      return
+    }
     const ids = async (query: string): Promise<number[]> => (await request(`${gw.url}/programs?${query}`)).body.items.map((p: { id: number }) => p.id)
     assert.deepStrictEqual(await ids(''), [1001, 1002, 1970])
     assert.deepStrictEqual(await ids('tagType=Product%20Line&tagValue=Coffee'), [1002])
@@ -108,12 +209,20 @@ describe('read routes against the simulator', () => {
   it('a program write reads back', async () => {
     const write = await request(`${gw.url}/programs/1001/tags`, { body: { tags: [{ type: 'Region', value: 'EMEA' }] } })
     assert.equal(write.status, 200)
-    const costs = await request(`${gw.url}/programs/1001/costs`, { body: { costs: [{ month: '2014-01', amount: 99.5, note: 'ads' }] } })
+    let amount = 99.5
+    if (rest) {
+      // REST program costs are whole numbers (400, no call).
+      const before = gw.sim.ledger.length
+      assertRestRefusal(await request(`${gw.url}/programs/1001/costs`, { body: { costs: [{ month: '2014-01', amount, note: 'ads' }] } }), gw.sim, before, /whole numbers/)
+      amount = 99
+    }
+    const costs = await request(`${gw.url}/programs/1001/costs`, { body: { costs: [{ month: '2014-01', amount, note: 'ads' }] } })
     assert.equal(costs.status, 200)
     const res = await request(`${gw.url}/programs/1001`)
     assert.deepStrictEqual(res.body.tags, [{ type: 'Channel', value: 'Content' }, { type: 'Region', value: 'EMEA' }])
     assert.equal(res.body.costs.length, 1)
-    assert.deepStrictEqual({ ...res.body.costs[0], id: 0 }, { id: 0, month: '2014-01', amount: 99.5, note: 'ads' })
+    assert.deepStrictEqual({ ...res.body.costs[0], id: 0 }, { id: 0, month: '2014-01', amount, note: 'ads' })
+    if (rest) assert.equal(res.body.costs[0].id, undefined, 'REST has no cost ids')
   })
 
   it('GET /mobjects/{type}/describe lists the seeded custom fields, and is cached', async () => {
@@ -121,19 +230,34 @@ describe('read routes against the simulator', () => {
     const res = await request(`${gw.url}/mobjects/Opportunity/describe`)
     assert.equal(res.status, 200)
     assert.equal(res.body.type, 'Opportunity')
-    assert.deepStrictEqual(res.body.fields.filter((f: { custom: boolean }) => f.custom), [
-      { name: 'opportunityId', displayName: 'Opportunity Id', description: 'External opportunity key (custom)', dataType: 'string', size: 255, readOnly: false, custom: true },
-      { name: 'cAccountFSID', displayName: 'Account FSID', description: 'External company key (custom)', dataType: 'string', size: 255, readOnly: false, custom: true },
-      { name: 'ProductLine', displayName: 'Product Line', description: 'Product line (custom)', dataType: 'string', size: 100, readOnly: false, custom: true },
-      { name: 'DealScore', displayName: 'Deal Score', description: 'Internal deal score (custom)', dataType: 'integer', size: 10, readOnly: false, custom: true }
-    ])
-    assert.deepStrictEqual(res.body.fields.find((f: { name: string }) => f.name === 'Id'), { name: 'Id', description: 'Unique system id of Opportunity', dataType: 'integer', size: 10, readOnly: true, custom: false })
+    if (rest) {
+      // REST's describe: no descriptions, lengths of strings only, marketoGUID instead of Id, and
+      // the external key field (externalOpportunityId, named opportunityId here) a standard field.
+      assert.deepStrictEqual(res.body.fields.filter((f: { custom: boolean }) => f.custom), [
+        { name: 'cAccountFSID', displayName: 'Account FSID', dataType: 'string', size: 255, readOnly: false, custom: true },
+        { name: 'ProductLine', displayName: 'Product Line', dataType: 'string', size: 100, readOnly: false, custom: true },
+        { name: 'DealScore', displayName: 'Deal Score', dataType: 'integer', size: null, readOnly: false, custom: true }
+      ])
+      assert.deepStrictEqual(res.body.fields.find((f: { name: string }) => f.name === 'opportunityId'), { name: 'opportunityId', displayName: 'External Opportunity Id', dataType: 'string', size: 255, readOnly: true, custom: false })
+      assert.deepStrictEqual(res.body.fields.find((f: { name: string }) => f.name === 'marketoGUID'), { name: 'marketoGUID', displayName: 'Marketo GUID', dataType: 'string', size: 36, readOnly: true, custom: false })
+      assert.equal(res.body.fields.find((f: { name: string }) => f.name === 'Id'), undefined)
+    } else {
+      assert.deepStrictEqual(res.body.fields.filter((f: { custom: boolean }) => f.custom), [
+        { name: 'opportunityId', displayName: 'Opportunity Id', description: 'External opportunity key (custom)', dataType: 'string', size: 255, readOnly: false, custom: true },
+        { name: 'cAccountFSID', displayName: 'Account FSID', description: 'External company key (custom)', dataType: 'string', size: 255, readOnly: false, custom: true },
+        { name: 'ProductLine', displayName: 'Product Line', description: 'Product line (custom)', dataType: 'string', size: 100, readOnly: false, custom: true },
+        { name: 'DealScore', displayName: 'Deal Score', description: 'Internal deal score (custom)', dataType: 'integer', size: 10, readOnly: false, custom: true }
+      ])
+      assert.deepStrictEqual(res.body.fields.find((f: { name: string }) => f.name === 'Id'), { name: 'Id', description: 'Unique system id of Opportunity', dataType: 'integer', size: 10, readOnly: true, custom: false })
+    }
     const again = await request(`${gw.url}/mobjects/Opportunity/describe`)
     assert.deepStrictEqual(again.body, res.body)
     // The opportunity reads above already filled the cache: no describe call for these two.
     assert.equal(calls(gw, 'describeMObject'), before)
     const roles = await request(`${gw.url}/mobjects/OpportunityPersonRole/describe`)
-    assert.deepStrictEqual(roles.body.fields.map((f: { name: string }) => f.name), ['Id', 'OpportunityId', 'PersonId', 'Role', 'IsPrimary', 'ExternalCreatedDate', 'CreatedAt', 'UpdatedAt'])
+    assert.deepStrictEqual(roles.body.fields.map((f: { name: string }) => f.name), rest
+      ? ['marketoGUID', 'externalOpportunityId', 'leadId', 'Role', 'IsPrimary', 'ExternalCreatedDate', 'createdAt', 'updatedAt']
+      : ['Id', 'OpportunityId', 'PersonId', 'Role', 'IsPrimary', 'ExternalCreatedDate', 'CreatedAt', 'UpdatedAt'])
     assert.equal((await request(`${gw.url}/mobjects/Lead/describe`)).status, 400)
   })
 
@@ -151,7 +275,8 @@ describe('read routes against the simulator', () => {
     const res = await request(`${gw.url}/programs/1970`)
     assert.equal(res.status, 502)
     assert.equal(res.body.code, 'UPSTREAM_AUTH')
-    assert.equal(res.body.upstreamCode, 20014)
+    // On REST the simulator answers this fault as its REST twin, 603 (access denied).
+    assert.equal(res.body.upstreamCode, rest ? 603 : 20014)
   })
 
   it('write then read back equals what was written (property)', async () => {
@@ -181,7 +306,8 @@ describe('read routes against the simulator', () => {
       isClosed: fc.boolean(),
       isWon: fc.boolean(),
       customFields: fc.record({ ProductLine: text(100), DealScore: fc.integer({ min: -2_147_483_647, max: 2_147_483_647 }), cAccountFSID: text(50) }, { requiredKeys: [] }),
-      company: fc.constantFrom({ id: 1 }, { id: 2 })
+      // REST does not map company links (400).
+      ...(rest ? {} : { company: fc.constantFrom({ id: 1 }, { id: 2 }) })
     }, { requiredKeys: ['name'] })
 
     let n = 0
@@ -189,49 +315,64 @@ describe('read routes against the simulator', () => {
       const externalKey = { name: 'opportunityId', value: `prop-${process.pid}-${n++}` }
       const write = await request(`${gw.url}/opportunities`, { body: { operation: 'insert', opportunities: [{ externalKey, ...input }] } })
       assert.equal(write.status, 200, write.text)
-      const id = write.body.results[0].id
-      const read = await request(`${gw.url}/opportunities/${id}`)
+      const result = write.body.results[0]
+      const read = await readBack(gw, result)
       assert.equal(read.status, 200, read.text)
-      const { createdAt, updatedAt, ...rest } = read.body
+      const { createdAt, updatedAt, ...fields } = read.body
       assert.match(createdAt, /^\d{4}-\d{2}-\d{2}T/)
       assert.match(updatedAt, /^\d{4}-\d{2}-\d{2}T/)
-      assert.deepStrictEqual(rest, { id, ...input, customFields: { opportunityId: externalKey.value, ...input.customFields } })
+      assert.deepStrictEqual(fields, rest
+        ? { id: null, marketoGUID: result.marketoGUID, externalKey, ...input, customFields: { ...input.customFields } }
+        : { id: result.id, ...input, customFields: { opportunityId: externalKey.value, ...input.customFields } })
       const byKey = await request(`${gw.url}/opportunities?externalKey.name=opportunityId&externalKey.value=${encodeURIComponent(externalKey.value)}`)
       assert.deepStrictEqual(byKey.body, { items: [{ ...read.body, externalKey }], nextCursor: null })
     }), { numRuns: 40, seed: 8 })
   })
 
   it('keeps leading and trailing whitespace of string values', async () => {
-    const write = await request(`${gw.url}/opportunities`, { body: { operation: 'insert', opportunities: [{ name: ' padded ', description: 'two lines\n' }] } })
-    const read = await request(`${gw.url}/opportunities/${write.body.results[0].id}`)
+    const write = await request(`${gw.url}/opportunities`, { body: { operation: 'insert', opportunities: [{ externalKey: { name: 'opportunityId', value: 'padded' }, name: ' padded ', description: 'two lines\n' }] } })
+    assert.equal(write.status, 200, write.text)
+    const read = await readBack(gw, write.body.results[0])
     assert.equal(read.body.name, ' padded ')
     assert.equal(read.body.description, 'two lines\n')
   })
 })
 
+// REST looks opportunities up by one external key or marketoGUID, so only roles by person page
+// there: the same cursors run over 250 roles of person 6 (one in each of 250 new opportunities),
+// named by marketoGUID, where SOAP pages over 250 opportunities of one stage, named by id.
 describe('cursor paging', () => {
   let gw: TestGateway
-  let ids: number[]
+  let ids: Array<number | string>
   const stage = `paging-${process.pid}`
+  const list = rest ? '/opportunities/roles' : '/opportunities'
+  const filter = rest ? 'personId=6' : `stage=${stage}`
+  const idOf = (o: { id: number | null, marketoGUID?: string }): number | string => rest ? o.marketoGUID as string : o.id as number
   before(async () => {
     gw = await startGateway(unlimited)
-    const opportunities = Array.from({ length: 250 }, (_, i) => ({ name: `Paged ${i}`, stage, amount: i }))
+    const opportunities = Array.from({ length: 250 }, (_, i) => ({ externalKey: { name: 'opportunityId', value: `paged-${i}` }, name: `Paged ${i}`, stage, amount: i }))
     const res = await request(`${gw.url}/opportunities`, { body: { operation: 'insert', opportunities } })
-    assert.equal(res.status, 200)
-    ids = res.body.results.map((r: { id: number }) => r.id)
+    assert.equal(res.status, 200, res.text.slice(0, 300))
+    ids = res.body.results.map(idOf)
+    if (rest) {
+      const roles = opportunities.map((o, i) => ({ opportunity: { externalKey: o.externalKey }, personId: 6, role: `Paged ${i}` }))
+      const created = await request(`${gw.url}/opportunities/roles`, { body: { operation: 'insert', roles } })
+      assert.equal(created.status, 200, created.text.slice(0, 300))
+      ids = created.body.results.map(idOf)
+    }
   })
   after(async () => { await gw.close() })
 
-  async function walk (limit: number, filters = `stage=${stage}`): Promise<{ seen: number[], pages: number[] }> {
-    const seen: number[] = []
+  async function walk (limit: number, filters = filter): Promise<{ seen: Array<number | string>, pages: number[] }> {
+    const seen: Array<number | string> = []
     const pages: number[] = []
     let cursor: string | null = null
     do {
-      const res: { status: number, body: any, text: string } = await request(`${gw.url}/opportunities?${filters}&limit=${limit}${cursor === null ? '' : `&cursor=${cursor}`}`)
+      const res: { status: number, body: any, text: string } = await request(`${gw.url}${list}?${filters}&limit=${limit}${cursor === null ? '' : `&cursor=${cursor}`}`)
       assert.equal(res.status, 200, res.text)
       assert.ok(res.body.items.length <= limit)
       pages.push(res.body.items.length)
-      seen.push(...res.body.items.map((o: { id: number }) => o.id))
+      seen.push(...res.body.items.map(idOf))
       cursor = res.body.nextCursor
       assert.ok(pages.length <= 300, 'paging terminates')
     } while (cursor !== null)
@@ -253,40 +394,59 @@ describe('cursor paging', () => {
   })
 
   it('resumes after the last object returned even when objects around it were deleted', async () => {
-    const first = await request(`${gw.url}/opportunities?stage=${stage}&limit=30`)
-    const last = first.body.items[29].id
-    const del = await request(`${gw.url}/mobjects/delete`, { body: { objects: [{ type: 'Opportunity', id: last }, { type: 'Opportunity', id: ids[30] }] } })
+    const first = await request(`${gw.url}${list}?${filter}&limit=30`)
+    const last = idOf(first.body.items[29])
+    const type = rest ? 'OpportunityPersonRole' : 'Opportunity'
+    const doomed = [last, ids[30]].map((id) => rest ? { type, marketoGUID: id } : { type, id })
+    const del = await request(`${gw.url}/mobjects/delete`, { body: { objects: doomed } })
     assert.equal(del.status, 200)
-    const next = await request(`${gw.url}/opportunities?stage=${stage}&limit=30&cursor=${first.body.nextCursor}`)
-    assert.deepStrictEqual(next.body.items.map((o: { id: number }) => o.id), ids.slice(31, 61))
+    assert.deepStrictEqual(del.body.results.map((r: { status: string }) => r.status), ['deleted', 'deleted'])
+    const next = await request(`${gw.url}${list}?${filter}&limit=30&cursor=${first.body.nextCursor}`)
+    assert.equal(next.status, 200, next.text)
+    // SOAP resumes after the last id returned. REST's marketoGUIDs give no order to resume by, so
+    // inside a REST page the cursor is an offset (src/routes/reads.ts): with the last object
+    // returned and the one after it deleted, the page moves up by one and ids[31] is passed over.
+    assert.deepStrictEqual(next.body.items.map(idOf), rest ? ids.slice(32, 62) : ids.slice(31, 61))
   })
 
   it('refuses a cursor with other filters, and a forged one', async () => {
-    const first = await request(`${gw.url}/opportunities?stage=${stage}&limit=10`)
-    const other = await request(`${gw.url}/opportunities?stage=other&limit=10&cursor=${first.body.nextCursor}`)
+    const first = await request(`${gw.url}${list}?${filter}&limit=10`)
+    const other = await request(`${gw.url}${list}?${rest ? 'personId=19' : 'stage=other'}&limit=10&cursor=${first.body.nextCursor}`)
     assert.equal(other.status, 400)
     assert.equal(other.body.code, 'VALIDATION_FAILED')
     assert.match(other.body.detail, /other filters/)
-    const forged = await request(`${gw.url}/opportunities?stage=${stage}&cursor=AAAA`)
+    const forged = await request(`${gw.url}${list}?${filter}&cursor=AAAA`)
     assert.equal(forged.status, 400)
-    assert.equal((await request(`${gw.url}/opportunities?limit=101`)).status, 400)
-    assert.equal((await request(`${gw.url}/opportunities?limit=0`)).status, 400)
+    assert.equal((await request(`${gw.url}${list}?limit=101`)).status, 400)
+    assert.equal((await request(`${gw.url}${list}?limit=0`)).status, 400)
   })
 })
 
 describe('custom field validation on writes', () => {
-  const body = { operation: 'insert', opportunities: [{ name: 'Checked', customFields: { ProductLine: 'Tea', Bogus__c: 'x' } }, { name: 'Also', customFields: { Other__c: 1 } }] }
+  const body = {
+    operation: 'insert',
+    opportunities: [
+      { externalKey: { name: 'opportunityId', value: 'checked' }, name: 'Checked', customFields: { ProductLine: 'Tea', Bogus__c: 'x' } },
+      { externalKey: { name: 'opportunityId', value: 'also' }, name: 'Also', customFields: { Other__c: 1 } }
+    ]
+  }
 
   it('is off by default: Marketo answers the unknown field as a failed object', async (t) => {
     const gw = await startGateway()
     t.after(() => gw.close())
     const res = await request(`${gw.url}/opportunities`, { body })
     assert.equal(res.status, 207)
+    assert.deepStrictEqual(res.body.results.map((r: { status: string }) => r.status), ['failed', 'failed'])
     assert.equal(syncCalls(gw.sim), 1)
     assert.equal(calls(gw, 'describeMObject'), 0)
   })
 
   it('with VALIDATE_CUSTOM_FIELDS=true: 400 naming each unknown field, before any write', async (t) => {
+    if (rest) {
+      // The configuration refuses VALIDATE_CUSTOM_FIELDS with the REST backend (src/config.ts).
+      await assert.rejects(startGateway({ env: { VALIDATE_CUSTOM_FIELDS: 'true' } }), { name: 'ConfigError', message: /VALIDATE_CUSTOM_FIELDS needs describeMObject, which MARKETO_BACKEND=rest does not serve/ })
+      return
+    }
     const gw = await startGateway({ env: { VALIDATE_CUSTOM_FIELDS: 'true' } })
     t.after(() => gw.close())
     const res = await request(`${gw.url}/opportunities`, { body })
