@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import http from 'node:http'
 import { readFileSync } from 'node:fs'
 import { validateXML } from 'xmllint-wasm'
-import { startGateway, request, type TestGateway } from '../helpers/gateway.js'
+import { startGateway, request, soapOnly, type TestGateway } from '../helpers/gateway.js'
 import { computeSignature } from '../../src/marketo/signing.js'
 import { DEMO_ENCRYPTION_KEY, DEMO_USER_ID } from '../../src/simulator/index.js'
 
@@ -27,7 +27,10 @@ async function schemaErrors (doc: string): Promise<string[]> {
   return result.errors.map((e) => e.rawMessage)
 }
 
-describe('wire: what reaches Marketo', () => {
+// The SOAP envelopes on the wire. On the REST backend there is no envelope, schema or signature to
+// check here: every REST request the simulator receives is checked against the official REST
+// OpenAPI subset when a test gateway closes (test/helpers/gateway.ts).
+describe('wire: what reaches Marketo', { skip: soapOnly('the syncMObjects XML envelope, its WSDL schema and its signature; REST requests are checked against the REST OpenAPI subset at every gateway close') }, () => {
   let gw: TestGateway
   let proxy: http.Server
   const bodies: Array<{ headers: http.IncomingHttpHeaders, body: string }> = []
