@@ -121,9 +121,6 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (e.MARKETO_REST_ENDPOINT !== undefined && (e.MARKETO_CLIENT_ID === undefined || e.MARKETO_CLIENT_SECRET === undefined)) {
     throw new ConfigError('invalid configuration: MARKETO_CLIENT_ID and MARKETO_CLIENT_SECRET are required with MARKETO_REST_ENDPOINT')
   }
-  if (e.MARKETO_BACKEND === 'rest' && e.VALIDATE_CUSTOM_FIELDS) {
-    throw new ConfigError('invalid configuration: VALIDATE_CUSTOM_FIELDS needs describeMObject, which MARKETO_BACKEND=rest does not serve yet')
-  }
   const wsdlPath = e.MARKETO_WSDL ?? BUNDLED_WSDL
   if (!existsSync(wsdlPath)) throw new ConfigError(`invalid configuration: MARKETO_WSDL file not found: ${wsdlPath}`)
   let ca: Buffer | undefined

@@ -24,6 +24,8 @@ export interface GetMObjectsQuery {
   marketoGUID?: string
   /** Fields to return, beyond the standard ones (REST reads return only the fields asked for). */
   fields?: string[]
+  /** Objects per page, where the backend lets the caller choose (REST); SOAP pages hold 100. */
+  pageSize?: number
 }
 
 /**

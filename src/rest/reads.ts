@@ -24,13 +24,15 @@ export interface RestSender {
   send (req: RestRequest, hints: Parameters<PreparedCall<unknown>['send']>[0]): Promise<RestEnvelope>
 }
 
-/** Records per REST page: the SOAP page size, so cursors behave the same on both backends. */
+/** Records per REST page when the route does not say: the SOAP page size. */
 export const REST_READ_PAGE = 100
 
 const OPPORTUNITY_PATHS = { get: '/rest/v1/opportunities.json', describe: '/rest/v1/opportunities/describe.json', delete: '/rest/v1/opportunities/delete.json' }
 const ROLE_PATHS = { get: '/rest/v1/opportunities/roles.json', describe: '/rest/v1/opportunities/roles/describe.json', delete: '/rest/v1/opportunities/roles/delete.json' }
 const REST_TO_SOAP = new Map<string, { marketo: string, kind: string }>(OPPORTUNITY_FIELDS.map((f) => [f.key, { marketo: f.marketo, kind: f.kind }]))
 const ROLE_REST_TO_SOAP = new Map([['role', 'Role'], ['isPrimary', 'IsPrimary'], ['externalCreatedDate', 'ExternalCreatedDate']])
+/** Describe names of role fields that are record identity on REST but fields in the gateway's model. */
+const ROLE_DESCRIBE_NAMES = new Map([...ROLE_REST_TO_SOAP, ['leadId', 'PersonId']])
 /** The fields every read asks for (a REST read returns only the fields it names). */
 const OPPORTUNITY_READ_FIELDS = ['marketoGUID', 'externalOpportunityId', ...OPPORTUNITY_FIELDS.map((f) => f.key), 'createdAt', 'updatedAt']
 const ROLE_READ_FIELDS = ['marketoGUID', 'externalOpportunityId', 'leadId', 'role', 'isPrimary', 'externalCreatedDate', 'createdAt', 'updatedAt']
@@ -202,7 +204,9 @@ export function restReadBackend (client: RestSender, opts: RestReadOptions): Rea
       const filter = lookupFilter(query)
       const standard = query.type === 'Opportunity' ? OPPORTUNITY_READ_FIELDS : ROLE_READ_FIELDS
       const fields = [...new Set([...standard, ...(query.fields ?? []).filter((f) => f !== keyField)])]
-      const params: Record<string, string> = { ...filter, fields: fields.join(','), batchSize: String(REST_READ_PAGE) }
+      // REST pages as large as the caller's page: its cursor is then always a nextPageToken, which
+      // resumes after the last record served even when records before it were deleted.
+      const params: Record<string, string> = { ...filter, fields: fields.join(','), batchSize: String(query.pageSize ?? REST_READ_PAGE) }
       if (query.streamPosition !== undefined) params.nextPageToken = query.streamPosition
       return {
         operation: 'getMObjects',
@@ -229,7 +233,7 @@ export function restReadBackend (client: RestSender, opts: RestReadOptions): Rea
           if (d === undefined || !Array.isArray(d.fields)) throw new GatewayError('UPSTREAM_PROTOCOL_ERROR', 'the REST describe answer has no fields', { sent: true })
           const fields = (d.fields as Array<Record<string, unknown>>).map((f): FieldMetadata => {
             const restName = String(f.name ?? '')
-            const standard = role ? ROLE_REST_TO_SOAP.get(restName) : REST_TO_SOAP.get(restName)?.marketo
+            const standard = role ? ROLE_DESCRIBE_NAMES.get(restName) : REST_TO_SOAP.get(restName)?.marketo
             const name = restName === 'externalOpportunityId' && !role ? keyField : standard ?? restName
             const length = Number(f.length)
             const meta: FieldMetadata = {

@@ -110,7 +110,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
     const items: ReadMObject[] = []
     // limit ≤ 100 ≤ a Marketo page: two pages always suffice; the third guards against empty pages.
     for (let calls = 0; calls < 3; calls++) {
-      const page = await reader.getMObjects(sp === undefined ? query : { ...query, streamPosition: sp }, until, log)
+      const page = await reader.getMObjects(sp === undefined ? { ...query, pageSize: limit } : { ...query, pageSize: limit, streamPosition: sp }, until, log)
       let start = Math.min(skip, page.objects.length)
       if (after !== undefined) {
         // Resume after the last object returned, even if the page shifted since.

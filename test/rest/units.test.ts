@@ -15,7 +15,8 @@ describe('REST backend configuration', () => {
     assert.equal(loadConfig({ MARKETO_BACKEND: 'rest' }).marketo.rest.externalKeyField, 'opportunityId')
     assert.throws(() => loadConfig({ MARKETO_BACKEND: 'rest', MARKETO_REST_ENDPOINT: 'https://1-2-3.mktorest.com' }), ConfigError)
     assert.throws(() => loadConfig({ MARKETO_BACKEND: 'rest', MARKETO_REST_ENDPOINT: 'https://1-2-3.mktorest.com', MARKETO_CLIENT_ID: 'a', MARKETO_CLIENT_SECRET: 'b' }), /API_KEYS/)
-    assert.throws(() => loadConfig({ MARKETO_BACKEND: 'rest', VALIDATE_CUSTOM_FIELDS: 'true' }), /describeMObject/)
+    // REST describes opportunities, so custom-field validation works on both backends.
+    assert.equal(loadConfig({ MARKETO_BACKEND: 'rest', VALIDATE_CUSTOM_FIELDS: 'true' }).describe.validateCustomFields, true)
     assert.throws(() => loadConfig({ MARKETO_BACKEND: 'graphql' }), ConfigError)
   })
 
