@@ -1,5 +1,5 @@
-import strongSoap from 'strong-soap'
 import type { Client, SoapError } from 'strong-soap'
+import strongSoap from './strong-soap.js'
 import { signRequest } from './signing.js'
 import { soapBodyToPlain } from './exact-xml.js'
 import { SoapHttpTransport, type CallHints, type TransportOptions } from './http-transport.js'
