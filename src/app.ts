@@ -10,6 +10,7 @@ import marketoPlugin from './plugins/marketo.js'
 import metricsPlugin from './plugins/metrics.js'
 import swaggerPlugin from './plugins/swagger.js'
 import { createValidatorCompiler } from './plugins/validation.js'
+import { sharedSerializerFactory } from './plugins/serialization.js'
 import healthRoutes from './routes/health.js'
 import idempotencyPlugin from './plugins/idempotency.js'
 import writeRoutes from './routes/writes.js'
@@ -80,7 +81,8 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     return503OnClosing: true,
     clientErrorHandler,
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { coerceTypes: false } }
+    ajv: { customOptions: { coerceTypes: false } },
+    schemaController: { compilersFactory: { buildSerializer: sharedSerializerFactory() } }
   })
   // JSON only: Fastify's default text/plain parser would let a non-JSON body reach validation.
   app.removeContentTypeParser('text/plain')

@@ -1,5 +1,5 @@
-import strongSoap from 'strong-soap'
 import type { Client, SoapError } from 'strong-soap'
+import strongSoap from './strong-soap.js'
 import { signRequest } from './signing.js'
 import { soapBodyToPlain } from './exact-xml.js'
 import { SoapHttpTransport, type CallHints, type TransportOptions } from './http-transport.js'
@@ -42,9 +42,11 @@ export class SoapProtocolError extends Error {
   }
 }
 
-function loadClient (wsdlPath: string, endpoint: string, httpClient: unknown): Promise<Client> {
+// `wsdlCache` is strong-soap's WSDL_CACHE: a client created with the cache of an earlier one reuses
+// its parsed WSDL model instead of parsing the file again.
+function loadClient (wsdlPath: string, endpoint: string, httpClient: unknown, wsdlCache: Record<string, unknown>): Promise<Client> {
   return new Promise((resolve, reject) => {
-    strongSoap.soap.createClient(wsdlPath, { endpoint, httpClient, WSDL_CACHE: {} }, (err, client) => {
+    strongSoap.soap.createClient(wsdlPath, { endpoint, httpClient, WSDL_CACHE: wsdlCache }, (err, client) => {
       if (err !== null && err !== undefined) reject(err)
       else resolve(client)
     })
@@ -63,30 +65,42 @@ class CaptureTransport {
 export class MarketoSoapClient {
   readonly endpoint: string
   private readonly client: Client
-  private readonly dryClient: Client
+  // The client behind dry runs, created on the first one: most processes never serve a dry run.
+  private dryClient: Promise<Client> | undefined
+  private readonly wsdlPath: string
+  private readonly wsdlCache: Record<string, unknown>
   private readonly transport: SoapHttpTransport
   private readonly credentials: MarketoCredentials
   private readonly now: () => Date
   // Correction learned from Marketo's Date header after a 20016 (request expired).
   clockOffsetMs = 0
 
-  private constructor (client: Client, dryClient: Client, transport: SoapHttpTransport, opts: SoapClientOptions) {
+  private constructor (client: Client, wsdlCache: Record<string, unknown>, transport: SoapHttpTransport, opts: SoapClientOptions) {
     this.client = client
-    this.dryClient = dryClient
+    this.wsdlPath = opts.wsdlPath
+    this.wsdlCache = wsdlCache
     this.transport = transport
     this.endpoint = opts.endpoint
     this.credentials = opts.credentials
     this.now = opts.now ?? (() => new Date())
   }
 
-  // One client per process, created once from the local WSDL (about 16 ms); never per request.
+  // One client per process, created once from the local WSDL; never per request.
   static async create (opts: SoapClientOptions): Promise<MarketoSoapClient> {
     const transport = new SoapHttpTransport(opts.transport)
-    const [client, dryClient] = await Promise.all([
-      loadClient(opts.wsdlPath, opts.endpoint, transport),
-      loadClient(opts.wsdlPath, opts.endpoint, new CaptureTransport())
-    ])
-    return new MarketoSoapClient(client, dryClient, transport, opts)
+    const wsdlCache: Record<string, unknown> = {}
+    const client = await loadClient(opts.wsdlPath, opts.endpoint, transport, wsdlCache)
+    return new MarketoSoapClient(client, wsdlCache, transport, opts)
+  }
+
+  // The dry-run client shares the parsed WSDL of the sending client, so creating it costs no parse.
+  private getDryClient (): Promise<Client> {
+    if (this.dryClient === undefined) {
+      const created = loadClient(this.wsdlPath, this.endpoint, new CaptureTransport(), this.wsdlCache)
+      this.dryClient = created
+      created.catch(() => { if (this.dryClient === created) this.dryClient = undefined })
+    }
+    return this.dryClient
   }
 
   close (): void {
@@ -131,12 +145,13 @@ export class MarketoSoapClient {
   }
 
   // The envelope strong-soap would send, with the signature redacted (for dry runs).
-  buildEnvelope (operation: MarketoOperation, body: Record<string, unknown>): Promise<string> {
-    return new Promise((resolve, reject) => {
+  async buildEnvelope (operation: MarketoOperation, body: Record<string, unknown>): Promise<string> {
+    const dryClient = await this.getDryClient()
+    return await new Promise((resolve, reject) => {
       const header = { mktowsUserId: '[REDACTED]', requestSignature: '[REDACTED]', requestTimestamp: signRequest('', '', this.now()).requestTimestamp }
-      this.dryClient.clearSoapHeaders()
-      this.dryClient.addSoapHeader(header, AUTH_HEADER)
-      this.dryClient[operation](body, (err: (Error & { envelope?: string }) | null) => {
+      dryClient.clearSoapHeaders()
+      dryClient.addSoapHeader(header, AUTH_HEADER)
+      dryClient[operation](body, (err: (Error & { envelope?: string }) | null) => {
         if (err?.envelope !== undefined) resolve(err.envelope)
         else reject(err ?? new Error('no envelope captured'))
       })
