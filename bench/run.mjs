@@ -34,7 +34,7 @@ const CFG = {
   rateCalls: num('BENCH_RATE_CALLS', 100, 10),
   rateWindowMs: num('BENCH_RATE_WINDOW_MS', 20_000, 2_000),
   budgetWindows: num('BENCH_BUDGET_WINDOWS', 2, 4),
-  budgetConnections: num('BENCH_BUDGET_CONNECTIONS', 400, 400),
+  budgetConnections: num('BENCH_BUDGET_CONNECTIONS', 800, 800),
   // Soak: 'budget' (default) offers Marketo's whole budget at a steady rate, 400 one-object and
   // 1 hundred-object requests per second = 500 objects/s = 100 calls per 20 s of 100 objects;
   // 'saturate' runs closed loops with no rate, the gateway's CPU as the only limit.
