@@ -71,6 +71,8 @@ function gatewayEnv (sim, port, extra) {
     AUTH_DISABLED: 'i-understand-the-risk',
     API_KEYS: '',
     API_KEY_RATE_LIMIT: '0',
+    // Node/V8 options for the gateway process only (e.g. --max-semi-space-size=4).
+    ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),
     ...extra
   }
 }
