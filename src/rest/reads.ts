@@ -39,7 +39,7 @@ const ROLE_READ_FIELDS = ['marketoGUID', 'externalOpportunityId', 'leadId', 'rol
 /** Record keys that are identity or bookkeeping, not fields. */
 const RECORD_META = new Set(['seq', 'marketoGUID', 'createdAt', 'updatedAt', 'externalOpportunityId', 'leadId', 'reasons'])
 
-const SOAP_ONLY_ID = 'integer ids are SOAP-only: the REST backend (MARKETO_BACKEND=rest) names opportunities and roles by marketoGUID or external key'
+const SOAP_ONLY_ID = 'integer ids are SOAP-only: name opportunities and roles by marketoGUID or external key'
 
 function refuse (message: string, path?: string): GatewayError {
   return new GatewayError('VALIDATION_FAILED', `not supported by the REST backend (MARKETO_BACKEND=rest): ${message}`, path === undefined ? {} : { errors: [{ path, message }] })
