@@ -117,6 +117,6 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   const describeCache = new DescribeCache(reader, config.describe.cacheTtlMs)
   await app.register(writeRoutes, { requestTimeoutMs: config.requestTimeoutMs, describeCache: config.describe.validateCustomFields ? describeCache : undefined })
   await app.register(readRoutes, { requestTimeoutMs: config.requestTimeoutMs, reader, describeCache })
-  await app.register(deleteRoutes, { requestTimeoutMs: config.requestTimeoutMs, reader, deleteGroup: app.marketo.reads.deleteGroup })
+  await app.register(deleteRoutes, { requestTimeoutMs: config.requestTimeoutMs, reader })
   return app
 }

@@ -24,5 +24,8 @@ export function checkPlanForBackend (rest: MarketoRestClient | undefined, plan: 
   const problems = rest.problems(plan.operation, plan.objects)
   if (problems.length === 0) return
   const errors = problems.slice(0, 100).map((p) => ({ path: at(p.index, p.path), message: p.message }))
-  throw new GatewayError('VALIDATION_FAILED', `not supported by the REST backend (MARKETO_BACKEND=rest): ${errors[0].path || '/'} ${errors[0].message}`, { errors })
+  throw new GatewayError('VALIDATION_FAILED', `${REST_UNSUPPORTED}: ${errors[0].path || '/'} ${errors[0].message}`, { errors })
 }
+
+/** How every 400 for what the REST API cannot express begins. */
+export const REST_UNSUPPORTED = 'not supported by the REST backend (MARKETO_BACKEND=rest)'

@@ -6,6 +6,8 @@ import type { DeleteTarget, PreparedCall, ReadBackend } from '../sync/call.js'
 import type { RestEnvelope } from './errors.js'
 import { firstError, restError } from './errors.js'
 import type { RestRequest } from './client.js'
+import { REST_UNSUPPORTED } from './check.js'
+import type { CallHints } from '../marketo/http-transport.js'
 import { MAX_RECORDS_PER_REST_CALL } from './mapping.js'
 
 // getMObjects, describeMObject and deleteMObjects on the REST API (the same seam as the SOAP
@@ -21,7 +23,7 @@ export interface RestReadOptions {
 }
 
 export interface RestSender {
-  send (req: RestRequest, hints: Parameters<PreparedCall<unknown>['send']>[0]): Promise<RestEnvelope>
+  send (req: RestRequest, hints: CallHints): Promise<RestEnvelope>
 }
 
 /** Records per REST page when the route does not say: the SOAP page size. */
@@ -42,7 +44,7 @@ const RECORD_META = new Set(['seq', 'marketoGUID', 'createdAt', 'updatedAt', 'ex
 const SOAP_ONLY_ID = 'integer ids are SOAP-only: name opportunities and roles by marketoGUID or external key'
 
 function refuse (message: string, path?: string): GatewayError {
-  return new GatewayError('VALIDATION_FAILED', `not supported by the REST backend (MARKETO_BACKEND=rest): ${message}`, path === undefined ? {} : { errors: [{ path, message }] })
+  return new GatewayError('VALIDATION_FAILED', `${REST_UNSUPPORTED}: ${message}`, path === undefined ? {} : { errors: [{ path, message }] })
 }
 
 /** REST timestamps ("2015-05-21T22:45:13Z+0000" in the Asset API) as ISO 8601, or undefined. */

@@ -14,8 +14,6 @@ import type { SyncRun } from '../sync/sync-service.js'
 export interface DeleteRoutesOptions {
   requestTimeoutMs: number
   reader: ReadExecutor
-  /** Objects that may share one call have the same group (the REST API deletes each type at its own endpoint). */
-  deleteGroup?: (o: DeleteTarget) => string
 }
 
 const MAX_OBJECTS_PER_CALL = 100
@@ -47,8 +45,7 @@ const deleteRoutes: FastifyPluginAsync<DeleteRoutesOptions> = async (app, opts) 
     const out: Array<{ start: number, batch: DeleteTarget[] }> = []
     objects.forEach((o, i) => {
       const last = out.at(-1)
-      const group = opts.deleteGroup
-      if (last === undefined || last.batch.length >= MAX_OBJECTS_PER_CALL || (group !== undefined && group(last.batch[0]) !== group(o))) out.push({ start: i, batch: [o] })
+      if (last === undefined || last.batch.length >= MAX_OBJECTS_PER_CALL || opts.reader.deleteGroup(last.batch[0]) !== opts.reader.deleteGroup(o)) out.push({ start: i, batch: [o] })
       else last.batch.push(o)
     })
     return out

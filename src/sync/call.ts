@@ -64,7 +64,7 @@ export function soapReadBackend (client: CallInvoker): ReadBackend {
     },
     deleteMObjects (objects) {
       const ids = objects.map((o, i) => {
-        if (o.id === undefined) throw new GatewayError('VALIDATION_FAILED', `object ${i}: the SOAP backend deletes by id only`, { errors: [{ path: `/objects/${i}`, message: `needs id: marketoGUID and externalKey ${REST_ONLY.slice(3)}` }] })
+        if (o.id === undefined) throw new GatewayError('VALIDATION_FAILED', `object ${i}: the SOAP backend deletes by id only`, { errors: [{ path: `/objects/${i}`, message: 'needs id: the SOAP backend deletes by id (marketoGUID and externalKey deletes are for MARKETO_BACKEND=rest)' }] })
         return { type: o.type, id: o.id }
       })
       return { operation: 'deleteMObjects', send: (hints) => client.invoke('deleteMObjects', deleteMObjectsBody(ids), hints), parse: parseDeleteStatuses }
@@ -163,6 +163,11 @@ export class ReadExecutor {
    * Not retried after an unknown outcome: a repeated delete answers UNCHANGED, which would hide
    * that the first one deleted the object. Statuses are checked against the ids sent.
    */
+  /** Objects that may share one delete call have the same group (the backend decides). */
+  deleteGroup (o: DeleteTarget): string {
+    return this.backend.deleteGroup?.(o) ?? ''
+  }
+
   async deleteMObjects (objects: readonly DeleteTarget[], deadline: number, log: CallLog): Promise<MObjStatus[]> {
     const statuses = await this.calls.execute({ call: this.backend.deleteMObjects(objects), idempotent: false, deadline, log })
     const mismatch = statuses.length !== objects.length
