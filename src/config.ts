@@ -26,6 +26,7 @@ export const EnvSchema = Type.Object({
   MARKETO_WSDL: Type.Optional(Type.String({ minLength: 1, description: 'Path of a local WSDL file; the bundled mktows 2_3 WSDL by default' })),
   MARKETO_CA_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM file with extra CA certificates for the Marketo endpoint (TLS verification is always on)' })),
   MARKETO_CALL_TIMEOUT_MS: Int(10_000, 50, 300_000, 'Deadline of one Marketo call: connect, headers and body'),
+  MARKETO_MIN_CALL_MS: Type.Optional(Type.Integer({ minimum: 1, maximum: 300_000, description: 'A Marketo call starts only if at least this much of the request deadline is left, so that every call that starts can finish; default and maximum: MARKETO_CALL_TIMEOUT_MS. Requests that cannot start a call in time get 429 with Retry-After, their objects not_applied' })),
   REQUEST_TIMEOUT_MS: Int(30_000, 100, 600_000, 'Deadline of one gateway request, including queueing and retries'),
   MARKETO_MAX_CONCURRENCY: Int(10, 1, 100, 'Marketo calls in flight at once from this process'),
   MARKETO_MAX_RESPONSE_BYTES: Int(4 * 1024 * 1024, 1024, 256 * 1024 * 1024, 'Largest Marketo answer accepted'),
@@ -64,6 +65,8 @@ export interface Config {
     wsdlPath: string
     ca?: Buffer
     callTimeoutMs: number
+    /** A call starts only with at least this much of the request deadline left. */
+    minCallMs: number
     maxConcurrency: number
     maxResponseBytes: number
     rate: { calls: number, windowMs: number } | null
@@ -121,6 +124,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (e.MARKETO_REST_ENDPOINT !== undefined && (e.MARKETO_CLIENT_ID === undefined || e.MARKETO_CLIENT_SECRET === undefined)) {
     throw new ConfigError('invalid configuration: MARKETO_CLIENT_ID and MARKETO_CLIENT_SECRET are required with MARKETO_REST_ENDPOINT')
   }
+  const minCallMs = Math.min(e.MARKETO_MIN_CALL_MS ?? e.MARKETO_CALL_TIMEOUT_MS, e.MARKETO_CALL_TIMEOUT_MS)
+  if (e.REQUEST_TIMEOUT_MS < minCallMs) {
+    throw new ConfigError(`invalid configuration: REQUEST_TIMEOUT_MS (${e.REQUEST_TIMEOUT_MS}) must leave room for one Marketo call: at least MARKETO_MIN_CALL_MS, which defaults to MARKETO_CALL_TIMEOUT_MS (${minCallMs})`)
+  }
   const wsdlPath = e.MARKETO_WSDL ?? BUNDLED_WSDL
   if (!existsSync(wsdlPath)) throw new ConfigError(`invalid configuration: MARKETO_WSDL file not found: ${wsdlPath}`)
   let ca: Buffer | undefined
@@ -142,6 +149,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       wsdlPath,
       ca,
       callTimeoutMs: e.MARKETO_CALL_TIMEOUT_MS,
+      minCallMs,
       maxConcurrency: e.MARKETO_MAX_CONCURRENCY,
       maxResponseBytes: e.MARKETO_MAX_RESPONSE_BYTES,
       rate: e.MARKETO_RATE_LIMIT_WINDOW_MS === 0 ? null : { calls: e.MARKETO_RATE_LIMIT_CALLS, windowMs: e.MARKETO_RATE_LIMIT_WINDOW_MS },

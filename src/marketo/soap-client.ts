@@ -1,4 +1,5 @@
 import type { Client, SoapError } from 'strong-soap'
+import type { SyncCallPlan } from '../sync/executor.js'
 import strongSoap from './strong-soap.js'
 import { signRequest } from './signing.js'
 import { soapBodyToPlain } from './exact-xml.js'
@@ -156,6 +157,11 @@ export class MarketoSoapClient {
         else reject(err ?? new Error('no envelope captured'))
       })
     })
+  }
+
+  /** A batch is one syncMObjects call: Marketo applies it as a whole or rejects it with a fault. */
+  planSync (operation: SyncOperation, objects: MObject[]): SyncCallPlan {
+    return { local: new Map(), calls: [{ indexes: objects.map((_, i) => i), objects, send: (hints) => this.syncMObjects(operation, objects, hints) }] }
   }
 
   async syncMObjects (operation: SyncOperation, objects: MObject[], hints: CallHints = {}): Promise<MObjStatus[]> {

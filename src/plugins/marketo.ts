@@ -5,7 +5,8 @@ import type { Config } from '../config.js'
 import { MarketoSoapClient } from '../marketo/soap-client.js'
 import { Limiter } from '../resilience/limiter.js'
 import { CircuitBreaker, RetryBudget } from '../resilience/breaker.js'
-import { Executor } from '../sync/executor.js'
+import { Executor, type CallEvent } from '../sync/executor.js'
+import { Admission, QuotaState } from '../resilience/admission.js'
 import { SyncService, MAX_OBJECTS_PER_CALL } from '../sync/sync-service.js'
 import { Coalescer } from '../sync/coalescer.js'
 import { soapReadBackend, type ReadBackend } from '../sync/call.js'
@@ -26,6 +27,12 @@ export interface MarketoRuntime {
   sync: SyncService
   limiter: Limiter
   breaker: CircuitBreaker
+  /** What every Marketo call passes before it starts: deadline room, quota, circuit, call budget. */
+  admission: Admission
+  /** The process's one retry budget. */
+  budget: RetryBudget
+  quota: QuotaState
+  onCall?: (event: CallEvent) => void
   // Set when the gateway runs against its embedded simulator.
   simulator?: RunningSimulator
 }
@@ -79,11 +86,14 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   })
   const limiter = new Limiter({ maxConcurrent: m.maxConcurrency, rate: m.rate, maxQueue: m.maxQueue })
   const breaker = new CircuitBreaker(m.breaker)
+  // One retry budget and one quota state for every Marketo call of this process.
   const budget = new RetryBudget({ ratio: 0.2, minPerWindow: 3, windowMs: 10_000 })
+  const quota = new QuotaState()
+  const admission = new Admission({ limiter, breaker, quota, callTimeoutMs: m.callTimeoutMs, minCallMs: m.minCallMs, quotaRetryAfterMs: m.quotaResetMs })
+  const onCall = app.hasDecorator('metrics') ? (event: CallEvent) => app.metrics.recordCall(event) : undefined
   const executor = new Executor({
     backend: rest ?? client,
-    limiter,
-    breaker,
+    admission,
     budget,
     callTimeoutMs: m.callTimeoutMs,
     maxAttempts: m.maxAttempts,
@@ -91,7 +101,7 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
     backoffMaxMs: 2_000,
     quotaRetryAfterMs: m.quotaResetMs,
     // Upstream metrics, when the metrics plugin is registered (it is in buildApp).
-    onCall: app.hasDecorator('metrics') ? (event) => app.metrics.recordCall(event) : undefined
+    onCall
   })
   const coalescer = new Coalescer(executor, {
     windowMs: config.coalesceWindowMs,
@@ -102,7 +112,7 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   const reads = rest !== undefined
     ? restReadBackend(rest, { externalKeyField: m.rest.externalKeyField, quotaRetryAfterMs: m.quotaResetMs })
     : soapReadBackend(client)
-  app.decorate('marketo', { backend: backendName, client, rest, reads, executor, sync, limiter, breaker, simulator })
+  app.decorate('marketo', { backend: backendName, client, rest, reads, executor, sync, limiter, breaker, admission, budget, quota, onCall, simulator })
   if (app.hasDecorator('metrics')) {
     const gauge = new Gauge({ name: 'gateway_marketo_backend', help: 'The Marketo API this gateway calls (MARKETO_BACKEND): 1 for the active one', labelNames: ['backend'], registers: [app.metrics.registry] })
     gauge.set({ backend: 'soap' }, backendName === 'soap' ? 1 : 0)

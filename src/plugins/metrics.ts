@@ -5,7 +5,7 @@ import type { SyncOperation } from '../marketo/types.js'
 import type { Summary } from '../sync/results.js'
 
 export interface UpstreamCallEvent {
-  operation: SyncOperation
+  operation: string
   objects: number
   outcome: string
   upstreamCode?: number
@@ -73,7 +73,7 @@ export function createMetrics (app: FastifyInstance): GatewayMetrics {
   })
   const upstreamCalls = new Counter({
     name: 'marketo_calls_total',
-    help: 'Marketo syncMObjects calls, by operation and outcome (ok, or the gateway error code)',
+    help: 'Marketo calls, by operation (INSERT, UPDATE, UPSERT for syncMObjects; getMObjects, describeMObject, deleteMObjects) and outcome (ok, or the gateway error code)',
     labelNames: ['operation', 'outcome'] as const,
     registers
   })
@@ -169,7 +169,7 @@ export function createMetrics (app: FastifyInstance): GatewayMetrics {
       const labels = { operation: e.operation, outcome: e.outcome }
       upstreamCalls.inc(labels)
       upstreamDuration.observe(labels, e.durationMs / 1000)
-      objectsPerCall.observe({ operation: e.operation }, e.objects)
+      if (e.objects > 0) objectsPerCall.observe({ operation: e.operation }, e.objects)
       if (e.upstreamCode !== undefined) faults.inc({ code: String(e.upstreamCode) })
     },
     recordRun (route, run) {

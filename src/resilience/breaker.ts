@@ -13,7 +13,8 @@ export interface BreakerOptions {
 export class CircuitBreaker {
   private failures = 0
   private openedAt = 0
-  private probing = false
+  private probing = 0
+  private tickets = 0
   state: BreakerState = 'closed'
   private readonly now: () => number
 
@@ -21,24 +22,27 @@ export class CircuitBreaker {
     this.now = opts.now ?? Date.now
   }
 
-  // Throws when the call must not go out; returns whether this call is the half-open probe.
-  admit (): void {
-    if (this.state === 'closed') return
+  // Throws when the call must not go out; returns a probe ticket (> 0) when this call is the
+  // half-open probe, 0 otherwise. Whoever gets a ticket must end it: success(), failure(), or
+  // releaseProbe(ticket) when the call was never sent (issue #12: a probe refused by the limiter
+  // used to keep the circuit half-open for good).
+  admit (): number {
+    if (this.state === 'closed') return 0
     const remaining = this.openedAt + this.opts.openMs - this.now()
     if (this.state === 'open' && remaining <= 0) {
       this.state = 'half_open'
-      this.probing = false
+      this.probing = 0
     }
-    if (this.state === 'half_open' && !this.probing) {
-      this.probing = true
-      return
+    if (this.state === 'half_open' && this.probing === 0) {
+      this.probing = ++this.tickets
+      return this.probing
     }
     throw new GatewayError('UPSTREAM_CIRCUIT_OPEN', 'Marketo calls are suspended after repeated transport failures', { retryAfterMs: Math.max(remaining, 100) })
   }
 
   success (): void {
     this.failures = 0
-    this.probing = false
+    this.probing = 0
     this.state = 'closed'
   }
 
@@ -47,14 +51,18 @@ export class CircuitBreaker {
     if (this.state === 'half_open' || this.failures >= this.opts.failureThreshold) {
       this.state = 'open'
       this.openedAt = this.now()
-      this.probing = false
+      this.probing = 0
     }
   }
 
-  // A call that ended without telling anything about the transport (e.g. cancelled locally).
-  neutral (): void {
-    if (this.state === 'half_open') this.probing = false
+  // The probe with this ticket ended without telling anything about Marketo (never sent, or cut
+  // short by the gateway's own deadline): the next call may probe.
+  releaseProbe (ticket: number): void {
+    if (ticket !== 0 && this.probing === ticket) this.probing = 0
   }
+
+  // True while a half-open circuit waits for its probe's answer.
+  get probeInFlight (): boolean { return this.probing !== 0 }
 }
 
 // Retries may use at most `ratio` of recent calls (plus a small floor), so an outage does not

@@ -1,12 +1,11 @@
 import type { GatewayError } from '../errors.js'
 import { RETRYABLE_FAULTS } from '../marketo/faults.js'
-import type { CircuitBreaker, RetryBudget } from './breaker.js'
-import type { Limiter } from './limiter.js'
+import type { RetryBudget } from './breaker.js'
+import type { Admission } from './admission.js'
 
 // What every path that calls Marketo shares: the call budget, the circuit and the retry rule's knobs.
 export interface CallPolicyOptions {
-  limiter: Limiter
-  breaker: CircuitBreaker
+  admission: Admission
   budget: RetryBudget
   callTimeoutMs: number
   maxAttempts: number
@@ -25,6 +24,8 @@ export interface RetryContext {
   // A 20016 was already answered by re-signing once.
   resigned: boolean
   deadline: number
+  // A retry is worth waiting for only if a whole call still fits before the deadline afterwards.
+  minCallMs?: number
   backoffBaseMs: number
   backoffMaxMs: number
   budget: RetryBudget
@@ -54,11 +55,11 @@ export function retryDelay (error: GatewayError, ctx: RetryContext): number | un
     safe = false
   }
   if (!safe) return undefined
-  if (!ctx.budget.tryRetry()) return undefined
   // A fresh timestamp must differ from the rejected one, and timestamps have whole seconds.
   const delay = immediate
     ? 1_005 - (ctx.now() % 1_000)
     : Math.min(ctx.backoffMaxMs, ctx.backoffBaseMs * 2 ** (ctx.attempt - 1)) * (0.5 + ctx.random() / 2)
-  if (ctx.now() + delay >= ctx.deadline) return undefined
+  if (ctx.now() + delay + (ctx.minCallMs ?? 0) >= ctx.deadline) return undefined
+  if (!ctx.budget.tryRetry()) return undefined
   return Math.round(delay)
 }

@@ -1,8 +1,7 @@
 import { GatewayError } from '../errors.js'
-import { toGatewayError } from '../marketo/faults.js'
 import type { CallHints } from '../marketo/http-transport.js'
 import type { MObject, MObjStatus, SyncOperation } from '../marketo/types.js'
-import type { SyncBackend } from '../sync/executor.js'
+import type { SyncBackend, SyncCallPlan } from '../sync/executor.js'
 import { firstError, readEnvelope, restError, TOKEN_ERRORS, type RestEnvelope } from './errors.js'
 import { BoundedHttp, type TransportOptions } from '../marketo/http-transport.js'
 import { planRestCalls, recordStatuses, restProblems, type RestCall, type RestMappingConfig } from './mapping.js'
@@ -33,10 +32,8 @@ export const MAX_REST_BODY_BYTES = 1024 * 1024
 /** Program update answers that mean "this one program" rather than "this call". */
 const PROGRAM_NOT_FOUND = new Set([702, 610])
 
-// The REST backend behind the executor's seam: "send these objects, get these statuses". A batch
-// of several kinds (the generic route) takes several REST calls, made in order inside the one
-// call slot the executor holds; if a later one fails after an earlier one applied, the whole batch
-// is reported as sent (its objects `unknown`), never as not applied.
+// The REST backend behind the executor's seam: how a batch becomes REST calls, and how each
+// call's answer becomes one status per record.
 export class MarketoRestClient implements SyncBackend {
   readonly http: BoundedHttp
   readonly tokens: TokenCache
@@ -63,32 +60,26 @@ export class MarketoRestClient implements SyncBackend {
     return plan.calls.map((c) => `POST ${c.path}\nContent-Type: ${c.contentType}\n\n${c.body}`).join('\n\n')
   }
 
-  async syncMObjects (operation: SyncOperation, objects: MObject[], hints: CallHints): Promise<MObjStatus[]> {
+  /**
+   * One REST call per endpoint and dedupe mode (opportunities, roles) and one per program, in input
+   * order. The executor admits, retries and counts each on its own, so a retry re-sends only the
+   * call that was not applied (issue #12).
+   */
+  planSync (operation: SyncOperation, objects: MObject[]): SyncCallPlan {
     const problems = this.problems(operation, objects)
     if (problems.length > 0) {
       // The routes check first; this is the backstop for any other caller.
       throw new GatewayError('VALIDATION_FAILED', `not supported by the REST backend: ${problems[0].message}`, { sent: false })
     }
     const plan = planRestCalls(operation, objects)
-    const statuses: Array<MObjStatus | undefined> = objects.map((_, i) => plan.local.get(i))
-    let applied = false
-    for (const call of plan.calls) {
-      const progress = { sent: false }
-      try {
-        const got = await this.runCall(call, objects, { ...hints, progress })
-        call.indexes.forEach((index, k) => { statuses[index] = got[k] })
-        applied = true
-      } catch (err) {
-        const error = toGatewayError(err, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
-        if (hints.progress !== undefined) hints.progress.sent ||= progress.sent || applied
-        if (applied && !error.sent) {
-          throw new GatewayError(error.code, `${error.message} (after earlier REST calls of this batch were applied)`, { cause: error, upstreamCode: error.upstreamCode, retryAfterMs: error.retryAfterMs, sent: true })
-        }
-        throw error
-      }
-      if (hints.progress !== undefined) hints.progress.sent = true
+    return {
+      local: plan.local,
+      calls: plan.calls.map((call) => ({
+        indexes: call.indexes,
+        objects: call.indexes.map((i) => objects[i]),
+        send: async (hints: CallHints) => await this.runCall(call, objects, hints)
+      }))
     }
-    return statuses as MObjStatus[]
   }
 
   /**

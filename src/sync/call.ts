@@ -9,9 +9,9 @@ import {
 } from '../marketo/reads.js'
 import type { MarketoOperation } from '../marketo/soap-client.js'
 import type { Attrib, MObjStatus } from '../marketo/types.js'
-import type { Limiter } from '../resilience/limiter.js'
-import { RetryBudget, type CircuitBreaker } from '../resilience/breaker.js'
-import type { CallLog } from './executor.js'
+import type { RetryBudget } from '../resilience/breaker.js'
+import type { Admission } from '../resilience/admission.js'
+import type { CallEvent, CallLog } from './executor.js'
 
 // Any one Marketo call (reads, describe, delete) through the same limiter and breaker as the
 // sync executor. Retries follow the executor's rules; `idempotent` calls (reads) may also be
@@ -73,8 +73,8 @@ export function soapReadBackend (client: CallInvoker): ReadBackend {
 }
 
 export interface CallExecutorOptions extends CallPolicyOptions {
-  /** True while the sync executor knows the daily quota is spent. */
-  quotaBlocked?: () => boolean
+  /** Every call, for the upstream metrics (the same ones as the sync executor's). */
+  onCall?: (event: CallEvent) => void
 }
 
 export interface CallRequest<T> {
@@ -105,7 +105,7 @@ export class CallExecutor {
         error = toGatewayError(err, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
       }
       if (error.sent) everSent = true
-      const delay = retryDelay(error, { attempt, maxAttempts: this.opts.maxAttempts, idempotent: req.idempotent, resigned, deadline: req.deadline, backoffBaseMs: this.opts.backoffBaseMs, backoffMaxMs: this.opts.backoffMaxMs, budget: this.opts.budget, now: this.now, random: this.random })
+      const delay = retryDelay(error, { attempt, maxAttempts: this.opts.maxAttempts, idempotent: req.idempotent, resigned, deadline: req.deadline, minCallMs: this.opts.admission.minCallMs, backoffBaseMs: this.opts.backoffBaseMs, backoffMaxMs: this.opts.backoffMaxMs, budget: this.opts.budget, now: this.now, random: this.random })
       if (delay === undefined) {
         req.log.info({ operation: req.call.operation, attempt, code: error.code, upstreamCode: error.upstreamCode, sent: error.sent }, 'Marketo call failed')
         if (everSent && !error.sent) {
@@ -120,30 +120,27 @@ export class CallExecutor {
   }
 
   private async once<T> (req: CallRequest<T>): Promise<T> {
-    if (this.now() >= req.deadline) throw new GatewayError('UPSTREAM_TIMEOUT', 'the request deadline passed before Marketo answered', { sent: false })
-    if (this.opts.quotaBlocked?.() === true) {
-      throw new GatewayError('UPSTREAM_QUOTA_EXCEEDED', 'Marketo daily API quota exceeded (20015)', { upstreamCode: 20015, retryAfterMs: this.opts.quotaRetryAfterMs })
-    }
-    this.opts.breaker.admit()
-    const release = await this.opts.limiter.acquire(req.deadline)
+    const slot = await this.opts.admission.acquire(req.deadline)
+    const started = this.now()
+    const hints: CallHints = { deadline: slot.callDeadline, progress: { sent: false } }
+    this.opts.budget.recordCall()
+    let result: unknown
     try {
-      const hints: CallHints = { deadline: Math.min(req.deadline, this.now() + this.opts.callTimeoutMs), progress: { sent: false } }
-      this.opts.budget.recordCall()
-      let result: unknown
-      try {
-        result = await req.call.send(hints)
-      } catch (err) {
-        const mapped = toGatewayError(err, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
-        // Only transport trouble counts against the breaker: a fault is Marketo answering.
-        if (mapped.upstreamCode === undefined) this.opts.breaker.failure()
-        else this.opts.breaker.success()
-        throw mapped
-      }
-      this.opts.breaker.success()
-      return req.call.parse(result)
-    } finally {
-      release()
+      result = await req.call.send(hints)
+    } catch (err) {
+      const mapped = toGatewayError(err, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
+      // Only transport trouble counts against the breaker: a fault is Marketo answering.
+      slot.end(mapped)
+      this.report(req, mapped.code, started, mapped.upstreamCode)
+      throw mapped
     }
+    slot.end()
+    this.report(req, 'ok', started)
+    return req.call.parse(result)
+  }
+
+  private report<T> (req: CallRequest<T>, outcome: string, started: number, upstreamCode?: number): void {
+    this.opts.onCall?.({ operation: req.call.operation, objects: 0, outcome, upstreamCode, durationMs: this.now() - started })
   }
 }
 
@@ -181,24 +178,16 @@ export class ReadExecutor {
   }
 }
 
-export interface ReadRuntimeParts {
-  reads: ReadBackend
-  limiter: Limiter
-  breaker: CircuitBreaker
-  executor: { readonly quotaBlocked: boolean }
-}
-
-/** Reads share the sync path's limiter, breaker and quota state, with a retry budget of their own. */
-export function createReadExecutor (m: ReadRuntimeParts, cfg: { callTimeoutMs: number, maxAttempts: number, quotaResetMs: number }): ReadExecutor {
+/** Reads share the sync path's admission (limiter, breaker, quota) and retry budget. */
+export function createReadExecutor (m: { reads: ReadBackend, admission: Admission, budget: RetryBudget, onCall?: (event: CallEvent) => void }, cfg: { callTimeoutMs: number, maxAttempts: number, quotaResetMs: number }): ReadExecutor {
   return new ReadExecutor(new CallExecutor({
-    limiter: m.limiter,
-    breaker: m.breaker,
-    budget: new RetryBudget({ ratio: 0.2, minPerWindow: 3, windowMs: 10_000 }),
+    admission: m.admission,
+    budget: m.budget,
     callTimeoutMs: cfg.callTimeoutMs,
     maxAttempts: cfg.maxAttempts,
     backoffBaseMs: 100,
     backoffMaxMs: 2_000,
     quotaRetryAfterMs: cfg.quotaResetMs,
-    quotaBlocked: () => m.executor.quotaBlocked
+    onCall: m.onCall
   }), m.reads)
 }

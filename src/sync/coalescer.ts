@@ -1,6 +1,7 @@
 import { GatewayError } from '../errors.js'
 import { toGatewayError } from '../marketo/faults.js'
 import type { MObject, SyncOperation } from '../marketo/types.js'
+import type { CallSlot } from '../resilience/admission.js'
 import type { CallLog, CallOutcome, Executor } from './executor.js'
 
 export interface Dispatcher {
@@ -76,46 +77,46 @@ export class Coalescer implements Dispatcher {
   private acquire (batch: Batch, deadline: number): void {
     if (batch.timer === undefined) return
     batch.timer = undefined
-    this.executor.acquireSlot(deadline).then((release) => {
+    this.executor.acquireSlot(deadline).then((slot) => {
       this.close(batch)
-      this.dispatch(batch, release).catch(() => {})
+      this.dispatch(batch, slot).catch(() => {})
     }, (err: unknown) => {
       this.close(batch)
       const error = toGatewayError(err)
-      for (const e of batch.entries) e.resolve({ calls: 0, error })
+      for (const e of batch.entries) e.resolve({ calls: 0, results: e.objects.map(() => error), error })
     })
   }
 
-  private async dispatch (batch: Batch, release: () => void): Promise<void> {
+  private async dispatch (batch: Batch, slot: CallSlot): Promise<void> {
     const entries = batch.entries
     const objects = entries.flatMap((e) => e.objects)
     const deadline = Math.min(...entries.map((e) => e.deadline))
     this.opts.onFlush?.(entries.length, objects.length)
     let outcome: CallOutcome
     try {
-      outcome = await this.executor.send(batch.operation, objects, deadline, entries[0].log, release)
+      outcome = await this.executor.send(batch.operation, objects, deadline, entries[0].log, slot)
     } catch (err) {
-      release()
-      outcome = { calls: 1, error: toGatewayError(err) }
+      slot.abandon()
+      const error = toGatewayError(err)
+      outcome = { calls: 1, results: objects.map(() => error), error }
     }
-    if (outcome.statuses !== undefined) {
-      let offset = 0
-      for (const e of entries) {
-        e.resolve({ calls: outcome.calls, statuses: outcome.statuses.slice(offset, offset + e.objects.length) })
-        offset += e.objects.length
-      }
-      return
-    }
-    const error = outcome.error as GatewayError
+    const error = outcome.error
     // Marketo applies nothing when it rejects a call, so each caller can be re-sent alone: one
-    // caller's bad data must not fail the others.
-    if (entries.length > 1 && !error.sent && error.code === 'UPSTREAM_REJECTED') {
+    // caller's bad data must not fail the others. Only when no object of the batch was sent.
+    if (entries.length > 1 && error !== undefined && error.code === 'UPSTREAM_REJECTED' &&
+        outcome.results.every((r) => r instanceof GatewayError && !r.sent)) {
       await Promise.all(entries.map(async (e) => {
         const alone = await this.executor.send(batch.operation, e.objects, e.deadline, e.log)
         e.resolve({ ...alone, calls: alone.calls + outcome.calls })
       }))
       return
     }
-    for (const e of entries) e.resolve({ calls: outcome.calls, error })
+    let offset = 0
+    for (const e of entries) {
+      const results = outcome.results.slice(offset, offset + e.objects.length)
+      offset += e.objects.length
+      const own = results.find((r): r is GatewayError => r instanceof GatewayError)
+      e.resolve({ calls: outcome.calls, results, error: own })
+    }
   }
 }

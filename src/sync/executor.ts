@@ -2,12 +2,29 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { GatewayError } from '../errors.js'
 import { toGatewayError } from '../marketo/faults.js'
 import { retryDelay, type CallPolicyOptions } from '../resilience/retry-policy.js'
+import type { CallSlot } from '../resilience/admission.js'
 import type { CallHints } from '../marketo/http-transport.js'
 import type { MObject, MObjStatus, SyncOperation } from '../marketo/types.js'
 
-// What differs per backend: send these objects, get these statuses (one per object, in order).
+/** One Marketo call of a sync batch: the objects it carries (by index into the batch) and how to send it. */
+export interface SyncCall {
+  indexes: number[]
+  objects: MObject[]
+  /** One status per object of this call, in order. */
+  send: (hints: CallHints) => Promise<MObjStatus[]>
+}
+
+/** How a backend carries a batch: the calls, in the order they must go out, and statuses decided locally. */
+export interface SyncCallPlan {
+  calls: SyncCall[]
+  local: Map<number, MObjStatus>
+}
+
+// What differs per backend: how a batch becomes Marketo calls (SOAP: one syncMObjects; REST: one
+// call per endpoint and dedupe mode, one per program). Each call is admitted, retried and counted
+// on its own, so a retry re-sends only a call that was not applied.
 export interface SyncBackend {
-  syncMObjects (operation: SyncOperation, objects: MObject[], hints: CallHints): Promise<MObjStatus[]>
+  planSync (operation: SyncOperation, objects: MObject[]): SyncCallPlan
 }
 
 export interface CallLog {
@@ -16,15 +33,19 @@ export interface CallLog {
   warn (obj: object, msg: string): void
 }
 
+export type CallEvent = { operation: string, objects: number, outcome: string, upstreamCode?: number, durationMs: number }
+
 export interface ExecutorOptions extends CallPolicyOptions {
   backend: SyncBackend
-  onCall?: (event: { operation: SyncOperation, objects: number, outcome: string, upstreamCode?: number, durationMs: number }) => void
+  onCall?: (event: CallEvent) => void
 }
 
+/** What a batch got: per object, its status from the call that carried it, or that call's error. */
 export interface CallOutcome {
-  statuses?: MObjStatus[]
-  error?: GatewayError
   calls: number
+  results: Array<MObjStatus | GatewayError>
+  /** The first call-level failure, in call order. */
+  error?: GatewayError
 }
 
 // Only a call that can be repeated without changing its effect may be re-sent after an unknown
@@ -46,8 +67,12 @@ export function checkStatuses (objects: MObject[], statuses: MObjStatus[]): stri
   return undefined
 }
 
+/** The error of the calls of a batch that were never sent because an earlier call failed. */
+export function notSent (cause: GatewayError): GatewayError {
+  return new GatewayError(cause.code, `not sent: an earlier Marketo call of this batch failed (${cause.message})`, { cause, upstreamCode: cause.upstreamCode, retryAfterMs: cause.retryAfterMs, sent: false })
+}
+
 export class Executor {
-  private quotaBlockedUntil = 0
   private readonly random: () => number
   private readonly now: () => number
 
@@ -56,68 +81,83 @@ export class Executor {
     this.now = opts.now ?? Date.now
   }
 
-  get quotaBlocked (): boolean { return this.quotaBlockedUntil > this.now() }
-
-  // Everything that must hold before a call may start: deadline, quota, circuit, call budget.
-  async acquireSlot (deadline: number): Promise<() => void> {
-    if (this.now() >= deadline) throw new GatewayError('UPSTREAM_TIMEOUT', 'the request deadline passed before Marketo answered', { sent: false })
-    if (this.quotaBlocked) {
-      throw new GatewayError('UPSTREAM_QUOTA_EXCEEDED', 'Marketo daily API quota exceeded (20015)', { upstreamCode: 20015, retryAfterMs: this.quotaBlockedUntil - this.now() })
-    }
-    this.opts.breaker.admit()
-    return await this.opts.limiter.acquire(deadline)
+  /** Everything that must hold before a call may start: deadline, quota, circuit, call budget. */
+  acquireSlot (deadline: number): Promise<CallSlot> {
+    return this.opts.admission.acquire(deadline)
   }
 
-  // `preacquired`: a slot already taken with acquireSlot, used by the first attempt (the coalescer
-  // keeps its batch open while it waits for a slot).
-  async send (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog, preacquired?: () => void): Promise<CallOutcome> {
-    const idempotent = isIdempotent(operation, objects)
+  // `preacquired`: a slot already taken with acquireSlot, used by the first attempt of the first
+  // call (the coalescer keeps its batch open while it waits for a slot).
+  async send (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog, preacquired?: CallSlot): Promise<CallOutcome> {
+    let plan: SyncCallPlan
+    try {
+      plan = this.opts.backend.planSync(operation, objects)
+    } catch (err) {
+      preacquired?.abandon()
+      const error = toGatewayError(err)
+      return { calls: 0, results: objects.map(() => error), error }
+    }
+    const results: Array<MObjStatus | GatewayError | undefined> = objects.map((_, i) => plan.local.get(i))
+    let calls = 0
+    let error: GatewayError | undefined
+    let skipped: GatewayError | undefined
+    for (const call of plan.calls) {
+      if (error !== undefined) {
+        // Later calls may depend on the failed one (roles after their opportunity): not sent.
+        skipped ??= notSent(error)
+        for (const i of call.indexes) results[i] = skipped
+        continue
+      }
+      const got = await this.sendCall(operation, call, deadline, log, preacquired)
+      preacquired = undefined
+      calls += got.calls
+      if (got.statuses !== undefined) {
+        call.indexes.forEach((i, k) => { results[i] = (got.statuses as MObjStatus[])[k] })
+      } else {
+        error = got.error as GatewayError
+        for (const i of call.indexes) results[i] = error
+      }
+    }
+    preacquired?.abandon()
+    return { calls, results: results.map((r) => r ?? new GatewayError('INTERNAL', 'the backend gave this object no call', { sent: false })), error }
+  }
+
+  /** One call of a batch, with its retries: each attempt is admitted on its own. */
+  private async sendCall (operation: SyncOperation, call: SyncCall, deadline: number, log: CallLog, preacquired?: CallSlot): Promise<{ calls: number, statuses?: MObjStatus[], error?: GatewayError }> {
+    const idempotent = isIdempotent(operation, call.objects)
     let calls = 0
     let resigned = false
     let everSent = false
-    let attempt = 0
-    for (;;) {
-      attempt++
+    for (let attempt = 1; ; attempt++) {
       let error: GatewayError
-      let release: (() => void) | undefined
-      const progress = { sent: false }
       try {
-        if (preacquired !== undefined) {
-          release = preacquired
-          preacquired = undefined
-        } else {
-          release = await this.acquireSlot(deadline)
-        }
+        const slot = preacquired ?? await this.acquireSlot(deadline)
+        preacquired = undefined
         const started = this.now()
-        const hints: CallHints = { deadline: Math.min(deadline, started + this.opts.callTimeoutMs), progress }
+        const hints: CallHints = { deadline: slot.callDeadline, progress: { sent: false } }
         calls++
         this.opts.budget.recordCall()
         try {
-          const statuses = await this.opts.backend.syncMObjects(operation, objects, hints)
-          this.opts.breaker.success()
-          const mismatch = checkStatuses(objects, statuses)
+          const statuses = await call.send(hints)
+          slot.end()
+          const mismatch = checkStatuses(call.objects, statuses)
           if (mismatch !== undefined) {
-            log.warn({ sentObjects: objects.length, statusCount: statuses.length }, `untrustworthy Marketo answer: ${mismatch}`)
-            this.report(operation, objects, 'protocol_error', started)
+            log.warn({ sentObjects: call.objects.length, statusCount: statuses.length }, `untrustworthy Marketo answer: ${mismatch}`)
+            this.report(operation, call.objects, 'protocol_error', started)
             return { calls, error: new GatewayError('UPSTREAM_PROTOCOL_ERROR', `Marketo's answer does not match the objects sent (${mismatch})`, { sent: true }) }
           }
-          this.report(operation, objects, 'ok', started)
+          this.report(operation, call.objects, 'ok', started)
           return { calls, statuses }
         } catch (err) {
           error = toGatewayError(err, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
-          if (error.upstreamCode === undefined) this.opts.breaker.failure()
-          else this.opts.breaker.success()
-          this.report(operation, objects, error.code, started, error.upstreamCode)
-        } finally {
-          release()
+          slot.end(error)
+          this.report(operation, call.objects, error.code, started, error.upstreamCode)
         }
       } catch (err) {
         error = toGatewayError(err)
       }
       if (error.sent) everSent = true
-      if (error.upstreamCode === 20015 || error.upstreamCode === 607) this.quotaBlockedUntil = this.now() + this.opts.quotaRetryAfterMs
-
-      const delay = retryDelay(error, { attempt, maxAttempts: this.opts.maxAttempts, idempotent, resigned, deadline, backoffBaseMs: this.opts.backoffBaseMs, backoffMaxMs: this.opts.backoffMaxMs, budget: this.opts.budget, now: this.now, random: this.random })
+      const delay = retryDelay(error, { attempt, maxAttempts: this.opts.maxAttempts, idempotent, resigned, deadline, minCallMs: this.opts.admission.minCallMs, backoffBaseMs: this.opts.backoffBaseMs, backoffMaxMs: this.opts.backoffMaxMs, budget: this.opts.budget, now: this.now, random: this.random })
       if (delay === undefined) {
         log.info({ attempt, code: error.code, upstreamCode: error.upstreamCode, sent: error.sent }, 'Marketo call failed')
         const final = everSent && !error.sent

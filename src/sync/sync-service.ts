@@ -1,4 +1,4 @@
-import type { GatewayError } from '../errors.js'
+import { GatewayError } from '../errors.js'
 import type { MObject, SyncOperation } from '../marketo/types.js'
 import type { CallLog } from './executor.js'
 import type { Dispatcher } from './coalescer.js'
@@ -66,13 +66,10 @@ export class SyncService {
       const offset = c * this.chunkSize
       const outcome = await this.dispatcher.send(plan.operation, objects, deadline, log)
       calls += outcome.calls
-      if (outcome.statuses !== undefined) {
-        for (let i = 0; i < objects.length; i++) results[offset + i] = fromMarketoStatus(offset + i, objects[i], outcome.statuses[i])
-      } else {
-        const err = outcome.error as GatewayError
-        errors[c] = err
-        for (let i = 0; i < objects.length; i++) results[offset + i] = fromCallError(offset + i, objects[i], err)
-      }
+      if (outcome.error !== undefined) errors[c] = outcome.error
+      outcome.results.forEach((r, i) => {
+        results[offset + i] = r instanceof GatewayError ? fromCallError(offset + i, objects[i], r) : fromMarketoStatus(offset + i, objects[i], r)
+      })
     }
 
     if (chunksAreIndependent(chunks)) {
