@@ -77,11 +77,24 @@ export class KeyRateLimiter {
   }
 }
 
+/**
+ * How many header lines named `name` (lower case) the request carried. Node joins repeated
+ * x-request-id lines into one "a, b" value in `headers`, so only `rawHeaders` shows a repeat.
+ * (genReqId in app.ts never keeps such a joined value: ", " is outside its pattern.)
+ */
+function headerLines (rawHeaders: readonly string[], name: string): number {
+  let n = 0
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].length === name.length && rawHeaders[i].toLowerCase() === name) n++
+  }
+  return n
+}
+
 function checkRequestId (request: FastifyRequest): void {
   const given = request.headers['x-request-id']
   if (given === undefined) return
   const values = Array.isArray(given) ? given : [given]
-  if (values.length > 1 || values.some((v) => v.length > REQUEST_ID_MAX || CONTROL.test(v))) {
+  if (values.length > 1 || headerLines(request.raw.rawHeaders, 'x-request-id') > 1 || values.some((v) => v.length > REQUEST_ID_MAX || CONTROL.test(v))) {
     // The id used in logs and in the answer is a fresh one (see genReqId in app.ts).
     throw new GatewayError('INVALID_HEADER', `x-request-id must be one value of at most ${REQUEST_ID_MAX} characters without control characters`)
   }
