@@ -21,6 +21,13 @@ import { readSchemas } from './schemas/reads.js'
 import { createReadExecutor } from './sync/call.js'
 import { sharedSchemas } from './schemas/common.js'
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** When this request must be answered: arrival + REQUEST_TIMEOUT_MS. */
+    deadline: number
+  }
+}
+
 export interface BuildOptions {
   // A pino destination for tests (e.g. to scan every log line); defaults to stdout.
   logStream?: NodeJS.WritableStream
@@ -97,6 +104,10 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   // server can finish closing as soon as the last one is sent.
   let draining = false
   app.addHook('preClose', async () => { draining = true })
+  // One deadline per request, set when it arrives and passed to every step (describe, then the
+  // list; the custom-field check, then the write).
+  app.decorateRequest('deadline', 0)
+  app.addHook('onRequest', async (request) => { request.deadline = Date.now() + config.requestTimeoutMs })
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', String(request.id))
     reply.header('cache-control', 'no-store')

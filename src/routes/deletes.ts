@@ -33,6 +33,12 @@ function toMObject (o: DeleteTarget): MObject {
   return m
 }
 
+/** A batch's refusal, with its object indexes made the caller's. */
+function atOffset (err: GatewayError, start: number): GatewayError {
+  const shift = (text: string): string => text.replace(/(\/objects\/|object )(\d+)/g, (_, p: string, i: string) => `${p}${Number(i) + start}`)
+  return new GatewayError(err.code, shift(err.message), { cause: err.cause, errors: err.errors?.map((e) => ({ path: shift(e.path), message: e.message })), sent: false })
+}
+
 interface DeleteRun {
   results: Result[]
   calls: number
@@ -53,11 +59,19 @@ const deleteRoutes: FastifyPluginAsync<DeleteRoutesOptions> = async (app, opts) 
 
   // One call after the other; after a failed call the rest is not sent.
   async function run (request: FastifyRequest, objects: readonly DeleteTarget[]): Promise<DeleteRun> {
-    const deadline = Date.now() + opts.requestTimeoutMs
+    const deadline = request.deadline
     const results: Result[] = []
     let calls = 0
     let error: GatewayError | undefined
-    for (const { start, batch } of batches(objects)) {
+    // What the backend cannot express is refused for the whole request before any call.
+    const planned = batches(objects).map(({ start, batch }) => {
+      try {
+        return { start, batch, call: opts.reader.prepareDelete(batch) }
+      } catch (err) {
+        throw err instanceof GatewayError && err.errors !== undefined ? atOffset(err, start) : err
+      }
+    })
+    for (const { start, batch, call } of planned) {
       const sent: MObject[] = batch.map(toMObject)
       if (error !== undefined) {
         const notSent = new GatewayError(error.code, 'not sent: an earlier call of this request failed', { sent: false })
@@ -66,7 +80,7 @@ const deleteRoutes: FastifyPluginAsync<DeleteRoutesOptions> = async (app, opts) 
       }
       calls++
       try {
-        const statuses = await opts.reader.deleteMObjects(batch, deadline, request.log)
+        const statuses = await opts.reader.deleteMObjects(batch, deadline, request.log, call)
         statuses.forEach((s, i) => results.push(fromMarketoStatus(start + i, sent[i], s)))
       } catch (err) {
         error = err instanceof GatewayError ? err : new GatewayError('INTERNAL', 'unexpected error while deleting', { cause: err, sent: true })

@@ -102,12 +102,12 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
       if (o.externalKey !== undefined) fields.push({ path: `${path(i)}/externalKey/name`, name: o.externalKey.name })
       for (const name of Object.keys(o.customFields ?? {})) fields.push({ path: `${path(i)}/customFields/${name}`, name })
     })
-    await checkCustomFields(opts.describeCache, 'Opportunity', fields, Date.now() + opts.requestTimeoutMs, request.log)
+    await checkCustomFields(opts.describeCache, 'Opportunity', fields, request.deadline, request.log)
   }
 
   async function execute (request: FastifyRequest, plan: SyncPlan): Promise<SyncRun> {
     const started = Date.now()
-    const run = await app.marketo.sync.run(plan, started + opts.requestTimeoutMs, request.log)
+    const run = await app.marketo.sync.run(plan, request.deadline, request.log)
     request.audit = { operation: plan.operation, run }
     app.metrics.recordRun(request.routeOptions.url ?? 'unmatched', run)
     request.log.info({

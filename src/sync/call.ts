@@ -165,8 +165,13 @@ export class ReadExecutor {
     return this.backend.deleteGroup?.(o) ?? ''
   }
 
-  async deleteMObjects (objects: readonly DeleteTarget[], deadline: number, log: CallLog): Promise<MObjStatus[]> {
-    const statuses = await this.calls.execute({ call: this.backend.deleteMObjects(objects), idempotent: false, deadline, log })
+  /** The delete call for these objects, or a 400 thrown when the backend cannot express it. */
+  prepareDelete (objects: readonly DeleteTarget[]): PreparedCall<MObjStatus[]> {
+    return this.backend.deleteMObjects(objects)
+  }
+
+  async deleteMObjects (objects: readonly DeleteTarget[], deadline: number, log: CallLog, prepared: PreparedCall<MObjStatus[]> = this.prepareDelete(objects)): Promise<MObjStatus[]> {
+    const statuses = await this.calls.execute({ call: prepared, idempotent: false, deadline, log })
     const mismatch = statuses.length !== objects.length
       ? `expected ${objects.length} statuses, got ${statuses.length}`
       : statuses.findIndex((s, i) => s.id !== null && objects[i].id !== undefined && s.id !== objects[i].id) >= 0 ? 'a status names another id than the object sent' : undefined
