@@ -29,7 +29,18 @@ export function SafeString (opts: SafeStringOptions) {
   return Type.String({ ...opts, pattern: SAFE_STRING_PATTERN })
 }
 
-/** Marketo ids are xs:int. Also used for path params, which Fastify coerces from the URL string. */
+/**
+ * How a path or query integer must be written: decimal digits without a leading zero (and an
+ * optional minus, so that `-1` is refused by the range, not the spelling). The validator
+ * (src/plugins/validation.ts) checks every integer-typed param and query parameter against it
+ * before ajv converts the text: Number() would read `0x40`, `1e1`, ` 64 `, `+1`, `01`, `1.0` as ids.
+ */
+export const INTEGER_TEXT = /^(?:0|-?[1-9][0-9]*)$/
+
+/**
+ * Marketo ids are xs:int. Also used for path and query params, which arrive as text: only
+ * canonical decimal (INTEGER_TEXT) is converted, so one id has one spelling.
+ */
 export function Id (opts: NumberOptions = {}) {
   return Type.Integer({ minimum: 1, maximum: INT32_MAX, ...opts })
 }

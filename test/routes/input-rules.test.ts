@@ -91,3 +91,63 @@ describe('input rules: clear 4xx, nothing reaches Marketo', () => {
     assert.deepEqual(entry?.objects?.[0].typeAttribs?.[0].attribs.find((a) => a.name === 'Amount'), { name: 'Amount', value: String(amount) })
   })
 })
+
+// Ids are xs:int and nothing is coerced: a path or query integer is plain decimal digits. Number()
+// would read 0x40 as 64, 1e1 as 10, " 0x40 " as 64 and +1, 01, 1.0 as 1, acting on another object.
+describe('path and query integers are canonical decimal (issue #12, defect 4)', () => {
+  let gw: TestGateway
+  before(async () => { gw = await startGateway({ simulator: { limits: { rateLimit: null } }, env: { MARKETO_RATE_LIMIT_WINDOW_MS: '0' } }) })
+  after(async () => { await gw.close() })
+
+  const costs = { costs: [{ month: '2013-06', amount: 1 }] }
+  const loose: Array<{ method: string, path: string, body?: unknown, field: string }> = [
+    { method: 'PATCH', path: '/opportunities/0x40', body: { name: 'hijacked' }, field: 'params:/id' },
+    { method: 'DELETE', path: '/opportunities/roles/1e1', field: 'params:/id' },
+    { method: 'GET', path: '/opportunities/%20%200x40%20', field: 'params:/id' },
+    { method: 'DELETE', path: '/opportunities/%2064', field: 'params:/id' },
+    { method: 'GET', path: '/opportunities/roles/10.0', field: 'params:/id' },
+    ...['+1', '01', '1.0', '1e0', '0x1', '%201', '1%20'].map((id) => ({ method: 'POST', path: `/programs/${id}/costs`, body: costs, field: 'params:/programId' })),
+    { method: 'GET', path: '/programs/0b1', field: 'params:/programId' },
+    ...['0x2', '1e1', '+2', '02', '2.0', '%202', '2%20', ''].map((v) => ({ method: 'GET', path: `/opportunities/roles?personId=19&limit=${v}`, field: 'querystring:/limit' })),
+    { method: 'GET', path: '/opportunities/roles?personId=0x13', field: 'querystring:/personId' },
+    { method: 'GET', path: '/opportunities/roles?opportunityId=4.0', field: 'querystring:/opportunityId' },
+    { method: 'GET', path: '/opportunities?companyId=1e0', field: 'querystring:/companyId' },
+    { method: 'GET', path: '/programs?workspaceId=%2B1', field: 'querystring:/workspaceId' }
+  ]
+  for (const c of loose) {
+    it(`${c.method} ${c.path}: 400 naming ${c.field}, nothing sent to Marketo`, async () => {
+      const before = gw.sim.ledger.length
+      const res = await request(gw.url + c.path, { method: c.method, body: c.body })
+      assert.equal(res.status, 400, res.text)
+      assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8')
+      assert.equal(res.body.code, 'VALIDATION_FAILED')
+      assert.deepEqual(res.body.errors.map((e: { path: string }) => e.path), [c.field], res.text)
+      assert.equal(gw.sim.ledger.length, before, 'nothing reached Marketo')
+    })
+  }
+
+  it('leaves the objects those spellings would have hit untouched', async () => {
+    if (TEST_BACKEND === 'rest') {
+      assert.ok(gw.sim.store.roles.has(10))
+    } else {
+      assert.equal((await request(`${gw.url}/opportunities/64`)).body.name, 'Q1 2014')
+      assert.equal((await request(`${gw.url}/opportunities/roles/10`)).status, 200)
+    }
+  })
+
+  it('canonical decimal still works: limit=2, personId=19, and ids within xs:int', async () => {
+    const res = await request(`${gw.url}/opportunities/roles?personId=19&limit=2`)
+    assert.equal(res.status, 200, res.text)
+    assert.equal(res.body.items.length, 1)
+    for (const [path, field] of [['/programs/2147483648/costs', 'params:/programId'], ['/programs/0/costs', 'params:/programId'], ['/programs/-1/costs', 'params:/programId']]) {
+      const out = await request(gw.url + path, { body: costs })
+      assert.equal(out.status, 400, out.text)
+      assert.deepEqual(out.body.errors.map((e: { path: string }) => e.path), [field])
+    }
+    for (const limit of ['0', '101', '-1']) {
+      const out = await request(`${gw.url}/opportunities/roles?personId=19&limit=${limit}`)
+      assert.equal(out.status, 400, out.text)
+      assert.deepEqual(out.body.errors.map((e: { path: string }) => e.path), ['querystring:/limit'])
+    }
+  })
+})

@@ -11,6 +11,7 @@ import { ProgramCostsBody, ProgramParams, ProgramTagsBody } from '../../src/sche
 import { OpportunitiesBody, OpportunityParams, OpportunityPatchBody } from '../../src/schemas/opportunities.js'
 import { RolesBody } from '../../src/schemas/roles.js'
 import { MObjectsSyncBody } from '../../src/schemas/mobjects.js'
+import { createValidatorCompiler } from '../../src/plugins/validation.js'
 
 function contractAjv (options: { coerceTypes?: boolean, strict?: boolean | undefined, logger?: false | { log: (...a: unknown[]) => void, warn: (...a: unknown[]) => void, error: (...a: unknown[]) => void } } = {}) {
   const ajv = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: true, strict: false, ...options })
@@ -89,22 +90,30 @@ describe('Id', () => {
     it(`${ok ? 'accepts' : 'rejects'} ${JSON.stringify(id)}`, () => assert.equal(check(S, { id }), ok))
   }
 
-  describe('as a path parameter (Fastify coerces params)', () => {
-    const coercing = contractAjv({ coerceTypes: true })
-    const table: Array<[string, boolean]> = [['1970', true], ['2147483647', true], ['abc', false], ['0', false], ['-1', false], ['2147483648', false], ['1.5', false], ['', false]]
+  describe('as a path parameter (the gateway\'s validator converts canonical decimal only)', () => {
+    const compile = createValidatorCompiler(sharedSchemas)
+    const params = compile({ schema: ProgramParams, httpPart: 'params', method: 'POST', url: '/programs/:programId/costs' }) as unknown as { (data: unknown): boolean, errors?: Array<{ instancePath: string }> | null }
+    const opportunity = compile({ schema: OpportunityParams, httpPart: 'params', method: 'GET', url: '/opportunities/:id' }) as unknown as typeof params
+    const table: Array<[string, boolean]> = [
+      ['1970', true], ['2147483647', true], ['1', true], ['abc', false], ['0', false], ['-1', false], ['2147483648', false], ['1.5', false], ['', false],
+      ['0x40', false], ['1e1', false], [' 64', false], ['64 ', false], ['+1', false], ['01', false], ['1.0', false], ['0b1', false], ['0o7', false], ['-0', false]
+    ]
     for (const [programId, ok] of table) {
       it(`${ok ? 'accepts' : 'rejects'} /programs/${programId}/costs`, () => {
-        const params: Record<string, unknown> = { programId }
-        assert.equal(coercing.validate(ProgramParams, params), ok)
-        if (ok) assert.equal(params.programId, Number(programId))
+        const data: Record<string, unknown> = { programId }
+        assert.equal(params(data), ok)
+        if (ok) assert.equal(data.programId, Number(programId))
+        else assert.equal(params.errors?.[0].instancePath, '/programId')
       })
     }
     it('rejects unknown params', () => {
-      assert.equal(coercing.validate(ProgramParams, { programId: '1', x: '1' }), false)
+      assert.equal(params({ programId: '1', x: '1' }), false)
     })
     it('names the opportunity id', () => {
-      assert.equal(coercing.validate(OpportunityParams, { id: '0' }), false)
-      assert.equal(coercing.errors?.[0].instancePath, '/id')
+      assert.equal(opportunity({ id: '0' }), false)
+      assert.equal(opportunity.errors?.[0].instancePath, '/id')
+      assert.equal(opportunity({ id: '0x40' }), false)
+      assert.equal(opportunity.errors?.[0].instancePath, '/id')
     })
   })
 })
