@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { commonProblems, problemResponse } from './responses.js'
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify'
 import { GatewayError } from '../errors.js'
@@ -15,63 +14,25 @@ import {
   type MObjectType
 } from '../schemas/reads.js'
 import type { ReadExecutor } from '../sync/call.js'
+import { CursorCodec, filterHash, type CursorState } from './cursor.js'
 
 export interface ReadRoutesOptions {
   requestTimeoutMs: number
   reader: ReadExecutor
   describeCache: DescribeCache
+  /** Key that signs read cursors; random per instance by default (cursors then end with the process). */
+  cursorKey?: Buffer
 }
 
 export const readErrorResponses = {
-  400: problemResponse('Invalid query: unknown parameter, wrong type, or a cursor from other filters'),
+  400: problemResponse('Invalid query: unknown parameter, wrong type, or a cursor that was altered, is from other filters or from another gateway process'),
   ...commonProblems,
   502: problemResponse('Marketo failed or answered something that cannot be trusted'),
   504: problemResponse('Marketo did not answer before the deadline')
 }
 const notFound = (what: string) => ({ 404: problemResponse(`No ${what} with this id`) })
 
-// ------------------------------------------------------------------ cursors
-
-/**
- * A cursor is opaque to callers: base64url JSON of Marketo's streamPosition (`sp`), how many
- * objects of that Marketo page were already returned (`o`) and the id of the last one (`a`),
- * plus a hash of the filters (`f`), so a cursor is refused with other filters.
- */
-export interface CursorState {
-  sp?: string
-  o: number
-  a?: number
-}
-
-export function filterHash (route: string, filters: Record<string, unknown>): string {
-  const entries = Object.entries(filters).filter(([k, v]) => k !== 'cursor' && k !== 'limit' && v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1))
-  return createHash('sha256').update(JSON.stringify([route, entries])).digest('base64url').slice(0, 16)
-}
-
-export function encodeCursor (state: CursorState, hash: string): string {
-  return Buffer.from(JSON.stringify({ ...state, f: hash })).toString('base64url')
-}
-
-export function decodeCursor (cursor: string, hash: string): CursorState {
-  const invalid = (message: string): GatewayError =>
-    new GatewayError('VALIDATION_FAILED', `cursor ${message}`, { errors: [{ path: 'querystring:/cursor', message }] })
-  let raw: unknown
-  try {
-    raw = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-  } catch {
-    throw invalid('is not a cursor this gateway issued')
-  }
-  const c = raw as Record<string, unknown>
-  if (c === null || typeof c !== 'object' || typeof c.f !== 'string' || typeof c.o !== 'number' || !Number.isSafeInteger(c.o) || c.o < 0 ||
-    (c.sp !== undefined && typeof c.sp !== 'string') || (c.a !== undefined && typeof c.a !== 'number')) {
-    throw invalid('is not a cursor this gateway issued')
-  }
-  if (c.f !== hash) throw invalid('was issued for other filters: repeat the same filters, or start again without a cursor')
-  const state: CursorState = { o: c.o }
-  if (c.sp !== undefined) state.sp = c.sp as string
-  if (c.a !== undefined) state.a = c.a as number
-  return state
-}
+// ------------------------------------------------------------------ filters (cursors: ./cursor.ts)
 
 /** A caller's date or date-time as Marketo compares them (W3C, UTC, whole seconds). */
 export function criteriaInstant (value: string): string {
@@ -100,6 +61,7 @@ function upstreamValueError (err: unknown): never {
 
 const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
   const { reader, describeCache } = opts
+  const cursors = new CursorCodec(opts.cursorKey)
   const deadline = (): number => Date.now() + opts.requestTimeoutMs
 
   /** One page of `limit` objects from the position in `state`, filling it from the next Marketo page when needed. */
@@ -140,15 +102,20 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
     return { items, next: { sp, o: 0 } }
   }
 
-  async function list<Q extends { cursor?: string, limit?: number }, T> (
-    route: string, q: Q, query: GetMObjectsQuery, log: FastifyBaseLogger, map: (o: ReadMObject) => T | Promise<T>
-  ): Promise<{ items: T[], nextCursor: string | null }> {
+  /** The position a list resumes from, checked before any Marketo call (describe included). */
+  interface Paging { hash: string, state?: CursorState, limit: number }
+  function paging (route: string, q: { cursor?: string, limit?: number }): Paging {
     const hash = filterHash(route, q)
-    const state = q.cursor === undefined ? undefined : decodeCursor(q.cursor, hash)
-    const page = await readPage(query, q.limit ?? MAX_PAGE_SIZE, state, deadline(), log)
+    return { hash, state: q.cursor === undefined ? undefined : cursors.decode(q.cursor, hash), limit: q.limit ?? MAX_PAGE_SIZE }
+  }
+
+  async function list<T> (
+    paged: Paging, query: GetMObjectsQuery, log: FastifyBaseLogger, map: (o: ReadMObject) => T | Promise<T>
+  ): Promise<{ items: T[], nextCursor: string | null }> {
+    const page = await readPage(query, paged.limit, paged.state, deadline(), log)
     const items: T[] = []
     for (const o of page.items) items.push(await map(o))
-    return { items, nextCursor: page.next === undefined ? null : encodeCursor(page.next, hash) }
+    return { items, nextCursor: page.next === undefined ? null : cursors.encode(page.next, paged.hash) }
   }
 
   async function one (type: MObjectType, id: number, what: string, query: Partial<GetMObjectsQuery>, log: FastifyBaseLogger): Promise<ReadMObject> {
@@ -192,6 +159,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
     }
   }, async (request) => {
     const q = request.query
+    const paged = paging('/opportunities', q)
     const keyName = q['externalKey.name']
     const keyValue = q['externalKey.value']
     if ((keyName === undefined) !== (keyValue === undefined)) {
@@ -209,7 +177,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
     if (q.marketoGUID !== undefined) query.marketoGUID = q.marketoGUID
     const fields = await opportunityFields(request.log)
     query.fields = fields.filter((f) => f.custom).map((f) => f.name)
-    return await list('/opportunities', q, query, request.log, (o) => {
+    return await list(paged, query, request.log, (o) => {
       try {
         return opportunityFromMObject(o, fields, externalKey)
       } catch (err) {
@@ -228,12 +196,13 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
     }
   }, async (request) => {
     const q = request.query
+    const paged = paging('/opportunities/roles', q)
     const associations: Association[] = []
     if (q.opportunityId !== undefined) associations.push({ mObjType: 'Opportunity', id: q.opportunityId })
     if (q.personId !== undefined) associations.push({ mObjType: 'Lead', id: q.personId })
     const query: GetMObjectsQuery = { type: 'OpportunityPersonRole', criteria: eq('Role', q.role), associations }
     if (q.marketoGUID !== undefined) query.marketoGUID = q.marketoGUID
-    return await list('/opportunities/roles', q, query, request.log, (o) => {
+    return await list(paged, query, request.log, (o) => {
       try {
         return roleFromMObject(o)
       } catch (err) {
@@ -288,12 +257,13 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
     }
   }, async (request) => {
     const q = request.query
+    const paged = paging('/programs', q)
     const criteria = [
       ...eq('Name', q.name), ...eq('Tag Type', q.tagType), ...eq('Tag Value', q.tagValue),
       ...eq('Workspace Id', q.workspaceId), ...eq('Workspace Name', q.workspaceName),
       ...(q.includeArchived === true ? eq('Include Archive', 'true') : [])
     ]
-    return await list('/programs', q, { type: 'Program', criteria, includeDetails: true }, request.log, (o) => {
+    return await list(paged, { type: 'Program', criteria, includeDetails: true }, request.log, (o) => {
       try {
         return programFromMObject(o)
       } catch (err) {

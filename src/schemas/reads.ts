@@ -125,7 +125,7 @@ export const Program = Type.Object({
 export type Program = Static<typeof Program>
 
 const NextCursor = Type.Union([Type.String(), Type.Null()], {
-  description: 'Pass as `cursor` (with the same filters) for the next page; null on the last page'
+  description: 'Pass as `cursor` (with the same filters, unaltered) for the next page; null on the last page'
 })
 
 const page = <T extends Parameters<typeof ref>[0]>(item: T, id: string) => Type.Object({
@@ -186,7 +186,7 @@ export const readSchemas = [Opportunity, OpportunityRole, Program, OpportunityPa
 // ------------------------------------------------------------------ requests
 
 const Limit = Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: MAX_PAGE_SIZE, description: `Objects per page, 1 to ${MAX_PAGE_SIZE}` })
-const Cursor = Type.String({ minLength: 1, maxLength: 4_096, pattern: '^[A-Za-z0-9_-]+$', description: 'nextCursor of the previous page; only valid with the same filters' })
+const Cursor = Type.String({ minLength: 1, maxLength: 4_096, pattern: '^[A-Za-z0-9_-]+$', description: 'nextCursor of the previous page, unaltered; only valid with the same filters, on the gateway process that issued it (signed with a per-process key)' })
 const Text = (description: string) => SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH, description })
 const Instant = (description: string) => Type.String({
   pattern: '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2}))?$',

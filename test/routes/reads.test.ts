@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { startGateway, request, assertRestRefusal, storeId, syncCalls, upstreamCalls, TEST_BACKEND, type JsonResponse, type TestGateway } from '../helpers/gateway.js'
 import { toGuid } from '../../src/simulator/index.js'
+import { filterHash } from '../../src/routes/cursor.js'
 
 // Marketo's 100 calls per 20 s would make these tests wait: both limits off.
 const unlimited = { simulator: { limits: { rateLimit: null } }, env: { MARKETO_RATE_LIMIT_WINDOW_MS: '0' } }
@@ -418,6 +419,36 @@ describe('cursor paging', () => {
     assert.equal(forged.status, 400)
     assert.equal((await request(`${gw.url}${list}?limit=101`)).status, 400)
     assert.equal((await request(`${gw.url}${list}?limit=0`)).status, 400)
+  })
+
+  it('refuses a tampered cursor (position edited, filter hash recomputed) with 400 and no Marketo call (issue #12, defect 5)', async () => {
+    const first = await request(`${gw.url}${list}?${filter}&limit=10`)
+    assert.equal(first.status, 200, first.text)
+    const genuine = JSON.parse(Buffer.from(first.body.nextCursor, 'base64url').toString('utf8'))
+    // The filters as the route sees them after validation (limit and cursor are not part of them).
+    const f = filterHash(list, rest ? { personId: 6 } : { stage })
+    assert.equal(genuine.f, f, 'the filter hash is recomputed the way the gateway computes it')
+    const forge = (state: Record<string, unknown>): string => Buffer.from(JSON.stringify({ ...state, f })).toString('base64url')
+    const tampered = [
+      // Ten objects further on: would silently skip a page.
+      forge({ ...genuine, o: genuine.o + 10, ...(typeof genuine.a === 'number' ? { a: ids[19] } : {}) }),
+      // Back to the start, or (REST, whose cursor starts a Marketo page) five into the page.
+      forge({ ...genuine, o: genuine.o === 0 ? 5 : 0, ...(typeof genuine.a === 'number' ? { a: ids[0] } : {}) })
+    ]
+    // Marketo's stream position (REST's nextPageToken) edited: Marketo would refuse it (502).
+    if (typeof genuine.sp === 'string') tampered.push(forge({ ...genuine, sp: genuine.sp.slice(0, -2) + (genuine.sp.endsWith('AA') ? 'AB' : 'AA') }))
+    else tampered.push(forge({ ...genuine, sp: 'c3RyZWFtLXBvc2l0aW9u' }))
+    for (const cursor of tampered) {
+      const before = gw.sim.ledger.length
+      const res = await request(`${gw.url}${list}?${filter}&limit=10&cursor=${cursor}`)
+      assert.equal(res.status, 400, res.text)
+      assert.equal(res.body.code, 'VALIDATION_FAILED')
+      assert.deepEqual(res.body.errors.map((e: { path: string }) => e.path), ['querystring:/cursor'])
+      assert.equal(gw.sim.ledger.length, before, 'nothing reached Marketo')
+    }
+    const next = await request(`${gw.url}${list}?${filter}&limit=10&cursor=${first.body.nextCursor}`)
+    assert.equal(next.status, 200, next.text)
+    assert.deepStrictEqual(next.body.items.map(idOf), ids.slice(10, 20))
   })
 })
 

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { kindOfDataType, opportunityFromMObject, programFromMObject, roleFromMObject } from '../../src/mapping/reads.js'
 import { getMObjectsBody, parseDescribe, parseGetMObjects, type FieldMetadata } from '../../src/marketo/reads.js'
 import { SoapProtocolError } from '../../src/marketo/soap-client.js'
-import { criteriaInstant, decodeCursor, encodeCursor, filterHash } from '../../src/routes/reads.js'
+import { criteriaInstant } from '../../src/routes/reads.js'
+import { CursorCodec, filterHash } from '../../src/routes/cursor.js'
 import { DescribeCache } from '../../src/describe-cache.js'
 import { GatewayError } from '../../src/errors.js'
 
@@ -201,14 +202,42 @@ describe('cursors', () => {
     assert.notEqual(hash, filterHash('/programs', { stage: 'Won' }))
   })
 
+  const codec = new CursorCodec()
+  const refused = (cursor: string, message: RegExp = /not a cursor this gateway issued/) =>
+    assert.throws(() => codec.decode(cursor, hash), (err: GatewayError) => err.code === 'VALIDATION_FAILED' && err.errors?.[0].path === 'querystring:/cursor' && message.test(err.message))
+  const open = (cursor: string): Record<string, unknown> => JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  const seal = (raw: Record<string, unknown>): string => Buffer.from(JSON.stringify(raw)).toString('base64url')
+
   it('round-trip with the same filters only', () => {
-    const cursor = encodeCursor({ sp: 'pos', o: 30, a: 77 }, hash)
+    const cursor = codec.encode({ sp: 'pos', o: 30, a: 77 }, hash)
     assert.match(cursor, /^[A-Za-z0-9_-]+$/)
-    assert.deepStrictEqual(decodeCursor(cursor, hash), { sp: 'pos', o: 30, a: 77 })
-    assert.throws(() => decodeCursor(cursor, filterHash('/opportunities', { stage: 'Lost' })), (err: GatewayError) => err.code === 'VALIDATION_FAILED' && /other filters/.test(err.message))
-    for (const bad of ['bm9wZQ', Buffer.from('{"o":-1,"f":"x"}').toString('base64url'), Buffer.from('null').toString('base64url')]) {
-      assert.throws(() => decodeCursor(bad, hash), (err: GatewayError) => err.code === 'VALIDATION_FAILED' && err.errors?.[0].path === 'querystring:/cursor')
-    }
+    assert.deepStrictEqual(codec.decode(cursor, hash), { sp: 'pos', o: 30, a: 77 })
+    assert.deepStrictEqual(codec.decode(codec.encode({ o: 0 }, hash), hash), { o: 0 })
+    assert.throws(() => codec.decode(cursor, filterHash('/opportunities', { stage: 'Lost' })), (err: GatewayError) => err.code === 'VALIDATION_FAILED' && /other filters/.test(err.message))
+    for (const bad of ['bm9wZQ', Buffer.from('{"o":-1,"f":"x"}').toString('base64url'), Buffer.from('null').toString('base64url')]) refused(bad)
+  })
+
+  it('refuse a cursor whose position, filter hash or MAC was edited (issue #12, defect 5)', () => {
+    const raw = open(codec.encode({ sp: 'pos', o: 30, a: 77 }, hash))
+    assert.equal(typeof raw.m, 'string')
+    refused(seal({ ...raw, o: 40 }))
+    refused(seal({ ...raw, a: 78 }))
+    refused(seal({ ...raw, sp: 'pos2' }))
+    refused(seal({ ...raw, sp: undefined }))
+    refused(seal({ ...raw, a: undefined }))
+    refused(seal({ ...raw, m: undefined }))
+    refused(seal({ ...raw, m: '' }))
+    refused(seal({ ...raw, m: Buffer.alloc(16).toString('base64url') }))
+    // Moved to other filters with the hash recomputed: the MAC covers the hash too.
+    const other = filterHash('/opportunities', { stage: 'Lost' })
+    assert.throws(() => codec.decode(seal({ ...raw, f: other }), other), (err: GatewayError) => /not a cursor this gateway issued/.test(err.message))
+  })
+
+  it('refuse a cursor signed with another key (another process, or before a restart)', () => {
+    refused(new CursorCodec().encode({ o: 10, a: 7 }, hash))
+    const key = Buffer.alloc(32, 7)
+    assert.deepStrictEqual(new CursorCodec(key).decode(new CursorCodec(Buffer.from(key)).encode({ o: 10, a: 7 }, hash), hash), { o: 10, a: 7 })
+    assert.throws(() => new CursorCodec(Buffer.alloc(8)), RangeError)
   })
 
   it('criteria instants are W3C UTC', () => {
