@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { createHash } from 'node:crypto'
+import { configure } from 'safe-stable-stringify'
 import { GatewayError } from '../errors.js'
 import { sendProblem } from './errors.js'
 import { MemoryIdempotencyStore, type IdempotencyStore } from '../idempotency/store.js'
@@ -18,6 +19,11 @@ export interface IdempotencyOptions {
 
 // Printable ASCII, long enough not to collide by accident (a UUID is the intended form).
 const KEY_PATTERN = /^[\x21-\x7E]{8,255}$/
+
+// The body's canonical form for the fingerprint: object keys sorted at every depth, arrays in
+// their order. A client that rebuilds the same body on a retry (keys in another order) sends the
+// same request; JSON.stringify would see another one and answer 422.
+const canonicalJson = configure({ deterministic: true })
 
 // IETF httpapi Idempotency-Key semantics on every write route: the first response (success or
 // error) is stored with a fingerprint of the request and replayed for the key's lifetime; the
@@ -38,7 +44,7 @@ export default fp<IdempotencyOptions>(async function idempotencyPlugin (app, opt
     const owner = (request as { apiKeyName?: string | null }).apiKeyName ?? '-'
     const key = `${owner}\u0000${header}`
     const fingerprint = createHash('sha256')
-      .update(`${request.method} ${request.url.split('?')[0]}\n${JSON.stringify(request.body ?? null)}`)
+      .update(`${request.method} ${request.url.split('?')[0]}\n${canonicalJson(request.body ?? null)}`)
       .digest('hex')
     const existing = store.get(key)
     if (existing !== undefined) {
