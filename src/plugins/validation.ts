@@ -1,7 +1,7 @@
 import { Ajv, type AnySchema, type ErrorObject, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { FastifySchemaCompiler } from 'fastify'
-import { INTEGER_TEXT } from '../schemas/common.js'
+import { INSTANT_FORMAT, INTEGER_TEXT } from '../schemas/common.js'
 
 // Bodies are validated without coercion (a string is never a number, B2) and unknown fields are
 // rejected, not stripped. Path params and query strings arrive as text and are coerced, but an
@@ -10,6 +10,7 @@ export function createValidatorCompiler (sharedSchemas: readonly AnySchema[]): F
   const make = (coerceTypes: boolean | 'array'): Ajv => {
     const ajv = new Ajv({ coerceTypes, useDefaults: true, removeAdditional: false, allErrors: false, strict: false })
     addFormats.default(ajv)
+    ajv.addFormat(INSTANT_FORMAT.name, INSTANT_FORMAT.validate)
     for (const s of sharedSchemas) ajv.addSchema(s)
     return ajv
   }

@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/no-redeclare -- TypeBox idiom: a schema and its Static<> type share one name */
 import { Type, type Static, type StringOptions, type NumberOptions, type SchemaOptions, type TSchema, type TUnsafe } from '@sinclair/typebox'
+import { fullFormats } from 'ajv-formats/dist/formats.js'
 
 export const INT32_MAX = 2_147_483_647
 /** Objects per request on the batch routes; the route splits them into SOAP calls of at most 100. */
@@ -52,6 +53,30 @@ export function IdParam (opts: NumberOptions = {}) {
 /** A real calendar date: ajv-formats' full `date` checks days per month and leap years. */
 export function DateString (opts: Omit<StringOptions, 'pattern' | 'format'> = {}) {
   return Type.String({ format: 'date', pattern: '^\\d{4}-\\d{2}-\\d{2}$', examples: ['2014-03-31'], ...opts })
+}
+
+/** The write side's date check (ajv-formats' full `date`, as DateString uses it): days per month, leap years. */
+const isRealDate = (fullFormats.date as { validate: (s: string) => boolean }).validate
+
+/**
+ * A date, or a date-time with an offset (seconds optional): hours 00-23, minutes and seconds 00-59,
+ * offsets up to ±23:59. No 24:00 or leap second: Date.parse would roll them into the next day.
+ */
+export const INSTANT_PATTERN = '^\\d{4}-\\d{2}-\\d{2}(T([01]\\d|2[0-3]):[0-5]\\d(:[0-5]\\d(\\.\\d{1,9})?)?(Z|[+-]([01]\\d|2[0-3]):[0-5]\\d))?$'
+const INSTANT = new RegExp(INSTANT_PATTERN)
+
+/**
+ * The ajv format of InstantString, registered by the validator (src/plugins/validation.ts): the
+ * pattern, and a date part that is a real calendar date by the same check as DateString.
+ */
+export const INSTANT_FORMAT = {
+  name: 'date-or-date-time',
+  validate: (value: string): boolean => INSTANT.test(value) && isRealDate(value.slice(0, 10))
+} as const
+
+/** A read filter's instant: YYYY-MM-DD (midnight UTC) or an ISO 8601 date-time with an offset, all real. */
+export function InstantString (opts: Omit<StringOptions, 'pattern' | 'format' | 'maxLength'> = {}) {
+  return Type.String({ format: INSTANT_FORMAT.name, pattern: INSTANT_PATTERN, maxLength: 40, examples: ['2013-07-02', '2013-07-02T14:00:00+02:00'], ...opts })
 }
 
 export function MonthString (opts: Omit<StringOptions, 'pattern' | 'format'> = {}) {

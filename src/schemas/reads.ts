@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-redeclare -- TypeBox idiom: a schema and its Static<> type share one name */
 import { Type, type Static } from '@sinclair/typebox'
 import {
-  ExternalKey, FieldName, Id, IdParam, MarketoGuid, MAX_BATCH, NAME_MAX_LENGTH, ObjectResult, SafeString, StringEnum, SyncResult, ref
+  ExternalKey, FieldName, Id, IdParam, InstantString, MarketoGuid, MAX_BATCH, NAME_MAX_LENGTH, ObjectResult, SafeString, StringEnum, SyncResult, ref
 } from './common.js'
 
 // The read side of the REST contract: the same field names and types as the write bodies.
@@ -188,10 +188,8 @@ export const readSchemas = [Opportunity, OpportunityRole, Program, OpportunityPa
 const Limit = Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: MAX_PAGE_SIZE, description: `Objects per page, 1 to ${MAX_PAGE_SIZE}` })
 const Cursor = Type.String({ minLength: 1, maxLength: 4_096, pattern: '^[A-Za-z0-9_-]+$', description: 'nextCursor of the previous page, unaltered; only valid with the same filters, on the gateway process that issued it (signed with a per-process key)' })
 const Text = (description: string) => SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH, description })
-const Instant = (description: string) => Type.String({
-  pattern: '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2}))?$',
-  maxLength: 40,
-  description: `${description}: a date (YYYY-MM-DD, midnight UTC) or an ISO 8601 date-time with an offset`
+const Instant = (description: string) => InstantString({
+  description: `${description}: a real date (YYYY-MM-DD, midnight UTC) or an ISO 8601 date-time with an offset (hours 00-23, no 24:00)`
 })
 
 export const OpportunityListQuery = Type.Object({

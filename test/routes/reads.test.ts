@@ -130,6 +130,34 @@ describe('read routes against the simulator', () => {
     assert.equal(unknown.status, 400)
   })
 
+  it('GET /opportunities refuses impossible dates in its date filters, as the write side does (issue #12, defect 6)', async () => {
+    const impossible: Array<[string, string]> = [
+      ['updatedAt.gte', '2013-02-30'], ['updatedAt.gte', '2013-07-02T24:00Z'], ['updatedAt.lt', '2013-07-02T24:00:00Z'],
+      ['createdAt.gte', '2013-02-29'], ['createdAt.lt', '2013-04-31T12:00:00Z'], ['updatedAt.gte', '2013-13-01'], ['updatedAt.gte', '2013-00-10'],
+      ['updatedAt.gte', '2013-07-02T23:60Z'], ['updatedAt.gte', '2013-07-02T12:00:60Z'], ['updatedAt.lt', '2013-07-02T12:00+24:00'], ['createdAt.gte', '2013-07-02T12:00+05:60']
+    ]
+    for (const [param, value] of impossible) {
+      const before = gw.sim.ledger.length
+      const res = await request(`${gw.url}/opportunities?${param}=${encodeURIComponent(value)}`)
+      assert.equal(res.status, 400, `${param}=${value}: ${res.text}`)
+      assert.equal(res.body.code, 'VALIDATION_FAILED')
+      assert.deepEqual(res.body.errors.map((e: { path: string }) => e.path), [`querystring:/${param}`], `${param}=${value}`)
+      assert.equal(gw.sim.ledger.length, before, `${param}=${value}: nothing reached Marketo`)
+    }
+    const valid = ['2013-07-02', '2012-02-29', '2013-07-02T23:59:59Z', '2013-07-02T00:00+02:00', '2013-07-02T12:30:15.5-05:00']
+    for (const value of valid) {
+      const before = gw.sim.ledger.length
+      const res = await request(`${gw.url}/opportunities?updatedAt.gte=${encodeURIComponent(value)}`)
+      // The REST API has no date filters: 400 after validation, still before any call.
+      if (rest) assertRestRefusal(res, gw.sim, before, /looks opportunities up by externalKey or marketoGUID only/)
+      else assert.equal(res.status, 200, `${value}: ${res.text}`)
+    }
+    if (!rest) {
+      const res = await request(`${gw.url}/opportunities?updatedAt.gte=2013-07-02&updatedAt.lt=${encodeURIComponent('2013-07-29T23:59:59+00:00')}`)
+      assert.deepStrictEqual(res.body.items.map((o: { id: number }) => o.id), [7])
+    }
+  })
+
   it('GET /opportunities/roles by opportunity or person, and one role by id', async () => {
     const role10 = { id: 10, opportunityId: 4, personId: 19, role: 'Decision Maker', isPrimary: true, createdAt: '2013-07-01T12:00:00.000Z', updatedAt: '2013-07-01T12:00:00.000Z' }
     if (rest) {

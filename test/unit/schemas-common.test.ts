@@ -4,7 +4,7 @@ import { Ajv, type AnySchema } from 'ajv'
 import addFormats from 'ajv-formats'
 import { Type } from '@sinclair/typebox'
 import {
-  DateString, ExternalKey, FieldMap, Id, MonthString, ObjectResult, ProblemDetails, SafeString, SyncResult,
+  DateString, ExternalKey, FieldMap, Id, INSTANT_FORMAT, InstantString, MonthString, ObjectResult, ProblemDetails, SafeString, SyncResult,
   SAFE_STRING_PATTERN, sharedSchemas
 } from '../../src/schemas/common.js'
 import { ProgramCostsBody, ProgramParams, ProgramTagsBody } from '../../src/schemas/programs.js'
@@ -132,6 +132,27 @@ describe('DateString and MonthString', () => {
   for (const [m, ok] of months) {
     it(`month ${JSON.stringify(m)} ${ok ? 'accepted' : 'rejected'}`, () => assert.equal(check(M, { m }), ok))
   }
+})
+
+describe('InstantString (read date filters, issue #12 defect 6)', () => {
+  const compile = createValidatorCompiler(sharedSchemas)
+  const query = compile({ schema: Type.Object({ t: InstantString() }), httpPart: 'querystring', method: 'GET', url: '/x' }) as unknown as (data: unknown) => boolean
+  const table: Array<[string, boolean]> = [
+    ['2013-07-02', true], ['2012-02-29', true], ['2000-02-29', true], ['2013-07-02T00:00Z', true], ['2013-07-02T23:59:59Z', true],
+    ['2013-07-02T14:00:00+02:00', true], ['2013-07-02T12:30:15.123456789-05:00', true], ['2013-07-02T12:00+23:59', true],
+    ['2013-02-30', false], ['2013-02-29', false], ['1900-02-29', false], ['2013-04-31', false], ['2013-13-01', false], ['2013-00-01', false], ['2013-01-00', false],
+    ['2013-07-02T24:00Z', false], ['2013-07-02T24:00:00Z', false], ['2013-07-02T23:60Z', false], ['2013-07-02T12:00:60Z', false],
+    ['2013-07-02T12:00+24:00', false], ['2013-07-02T12:00+05:60', false], ['2013-02-30T12:00:00Z', false], ['2013-07-02T12:00', false], ['yesterday', false]
+  ]
+  for (const [t, ok] of table) {
+    it(`${ok ? 'accepts' : 'rejects'} ${t}`, () => {
+      assert.equal(INSTANT_FORMAT.validate(t), ok)
+      assert.equal(query({ t }), ok)
+    })
+  }
+  it('uses the same calendar check as DateString', () => {
+    for (const d of ['2024-02-29', '2024-02-30', '2023-02-29', '2014-04-31', '2014-03-31']) assert.equal(INSTANT_FORMAT.validate(d), check(Type.Object({ d: DateString() }), { d }))
+  })
 })
 
 describe('FieldMap and ExternalKey', () => {
