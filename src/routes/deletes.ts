@@ -10,6 +10,7 @@ import type { DeleteBody as DeleteBodyT } from '../schemas/reads.js'
 import type { DeleteTarget, ReadExecutor } from '../sync/call.js'
 import { fromCallError, fromMarketoStatus, summarize, type ObjectResult as Result } from '../sync/results.js'
 import type { SyncRun } from '../sync/sync-service.js'
+import { notSent } from '../sync/executor.js'
 
 export interface DeleteRoutesOptions {
   requestTimeoutMs: number
@@ -74,8 +75,8 @@ const deleteRoutes: FastifyPluginAsync<DeleteRoutesOptions> = async (app, opts) 
     for (const { start, batch, call } of planned) {
       const sent: MObject[] = batch.map(toMObject)
       if (error !== undefined) {
-        const notSent = new GatewayError(error.code, 'not sent: an earlier call of this request failed', { sent: false })
-        sent.forEach((o, i) => results.push(fromCallError(start + i, o, notSent)))
+        const skipped = notSent(error)
+        sent.forEach((o, i) => results.push(fromCallError(start + i, o, skipped)))
         continue
       }
       calls++

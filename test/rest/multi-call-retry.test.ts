@@ -10,6 +10,19 @@ function restPaths (gw: TestGateway, from: number): string[] {
   return gw.sim.ledger.slice(from).flatMap((e) => e.rest === undefined || e.rest.path.includes('/identity/') ? [] : [`${e.rest.method} ${e.rest.path}`])
 }
 
+/** INSERT of an opportunity and a role linked to it by external key: two REST calls. */
+async function insertWithRole (gw: TestGateway, value: string): ReturnType<typeof request> {
+  return await request(`${gw.url}/mobjects/sync`, {
+    body: {
+      operation: 'INSERT',
+      mObjects: [
+        { type: 'Opportunity', externalKey: { name: 'opportunityId', value }, attributes: { Name: value } },
+        { type: 'OpportunityPersonRole', attributes: { PersonId: 19, Role: 'Buyer' }, associations: [{ type: 'Opportunity', externalKey: { name: 'opportunityId', value } }] }
+      ]
+    }
+  })
+}
+
 describe('REST: a retry re-sends only the calls that were not applied', () => {
   let gw: TestGateway
   before(async () => {
@@ -53,15 +66,7 @@ describe('REST: a retry re-sends only the calls that were not applied', () => {
     const ledgerBefore = gw.sim.ledger.length
     gw.sim.knobs.enqueue({ latencyMs: 1 })
     gw.sim.knobs.enqueue({ fault: 20024 })
-    const res = await request(`${gw.url}/mobjects/sync`, {
-      body: {
-        operation: 'INSERT',
-        mObjects: [
-          { type: 'Opportunity', externalKey: { name: 'opportunityId', value }, attributes: { Name: 'Multi insert' } },
-          { type: 'OpportunityPersonRole', attributes: { PersonId: 19, Role: 'Buyer' }, associations: [{ type: 'Opportunity', externalKey: { name: 'opportunityId', value } }] }
-        ]
-      }
-    })
+    const res = await insertWithRole(gw, value)
     assert.equal(res.status, 200, res.text)
     assert.deepEqual(res.body.results.map((r: { status: string }) => r.status), ['created', 'created'])
     const stored = [...gw.sim.store.opportunities.values()].filter((o) => o.fields.opportunityId === value)
@@ -74,15 +79,7 @@ describe('REST: a retry re-sends only the calls that were not applied', () => {
     const value = 'multi-insert-2'
     gw.sim.knobs.enqueue({ latencyMs: 1 })
     gw.sim.knobs.enqueue({ fault: 1003 })
-    const res = await request(`${gw.url}/mobjects/sync`, {
-      body: {
-        operation: 'INSERT',
-        mObjects: [
-          { type: 'Opportunity', externalKey: { name: 'opportunityId', value }, attributes: { Name: 'Multi insert 2' } },
-          { type: 'OpportunityPersonRole', attributes: { PersonId: 19, Role: 'Buyer' }, associations: [{ type: 'Opportunity', externalKey: { name: 'opportunityId', value } }] }
-        ]
-      }
-    })
+    const res = await insertWithRole(gw, value)
     assert.equal(res.status, 502, res.text)
     assert.deepEqual(res.body.results.map((r: { status: string }) => r.status), ['created', 'not_applied'])
     assert.equal(res.body.results[1].error.code, 'UPSTREAM_REJECTED')
