@@ -3,7 +3,7 @@ import { Ajv } from 'ajv'
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-export const BUNDLED_WSDL = fileURLToPath(new URL('./marketo/wsdl/mktows-2_3.wsdl', import.meta.url))
+export const BUNDLED_WSDL = fileURLToPath(new URL('./backends/soap/wsdl/mktows-2_3.wsdl', import.meta.url))
 
 const Int = (def: number, min: number, max: number, description: string) =>
   Type.Integer({ default: def, minimum: min, maximum: max, description })

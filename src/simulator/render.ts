@@ -1,4 +1,4 @@
-import type { Association, Attrib, MObjStatus } from '../marketo/types.js'
+import type { Association, Attrib, MObjStatus } from '../backends/soap/types.js'
 import { escapeXml } from './faults.js'
 import type { GetMObjectsResult, ObjectMetadata, ReturnedMObject } from './store.js'
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
-import type { Association, Attrib, MObject, MObjStatus, SyncOperation } from '../marketo/types.js'
-import { formatTimestamp } from '../marketo/signing.js'
+import type { Association, Attrib, MObject, MObjStatus, SyncOperation } from '../backends/soap/types.js'
+import { formatTimestamp } from '../backends/soap/signing.js'
 import { SimulatorFault } from './faults.js'
 import type { GetMObjectsParams } from './parse-request.js'
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { startGateway, request, assertRestRefusal, storeId, syncCalls, upstreamCalls, TEST_BACKEND, type JsonResponse, type TestGateway } from '../helpers/gateway.js'
 import { toGuid } from '../../src/simulator/index.js'
-import { filterHash } from '../../src/routes/cursor.js'
+import { filterHash } from '../../src/http/routes/cursor.js'
 
 // Marketo's 100 calls per 20 s would make these tests wait: both limits off.
 const unlimited = { simulator: { limits: { rateLimit: null } }, env: { MARKETO_RATE_LIMIT_WINDOW_MS: '0' } }

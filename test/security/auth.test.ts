@@ -4,7 +4,7 @@ import http from 'node:http'
 import { Writable } from 'node:stream'
 import { buildApp } from '../../src/app.js'
 import { ConfigError, loadConfig } from '../../src/config.js'
-import { KeyRateLimiter, bearerToken, matchKey, sha256 } from '../../src/plugins/auth.js'
+import { KeyRateLimiter, bearerToken, matchKey, sha256 } from '../../src/http/plugins/auth.js'
 import { startGateway, request, hashKey, syncCalls, TEST_API_KEY, TEST_API_KEYS, type TestGateway } from '../helpers/gateway.js'
 
 const opportunity = { opportunities: [{ externalKey: { name: 'opportunityId', value: 'auth-test-1' }, name: 'auth test' }] }

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict'
 import net from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import fc from 'fast-check'
-import { GatewayError } from '../../src/errors.js'
-import { parseJsonBody, scanJson, MAX_JSON_DEPTH } from '../../src/plugins/json-parser.js'
+import { GatewayError } from '../../src/domain/errors.js'
+import { parseJsonBody, scanJson, MAX_JSON_DEPTH } from '../../src/http/plugins/json-parser.js'
 import { startGateway, request, syncCalls, type TestGateway } from '../helpers/gateway.js'
 
 const json = { 'content-type': 'application/json' }

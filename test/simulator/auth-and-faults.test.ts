@@ -2,7 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
-import { computeSignature } from '../../src/marketo/signing.js'
+import { computeSignature } from '../../src/backends/soap/signing.js'
 import { DEMO_USER_ID } from '../../src/simulator/index.js'
 import { authHeader, envelope, faultBody, faultCodeOf, NOW, post, start, syncXml } from './helpers.js'
 

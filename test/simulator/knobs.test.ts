@@ -2,7 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { HTML_502 } from '../../src/simulator/knobs.js'
 import { authHeader, faultBody, NOW, post, start, statusesOf, syncXml } from './helpers.js'
-import { formatTimestamp, computeSignature } from '../../src/marketo/signing.js'
+import { formatTimestamp, computeSignature } from '../../src/backends/soap/signing.js'
 import { DEMO_ENCRYPTION_KEY, DEMO_USER_ID } from '../../src/simulator/index.js'
 
 const insertTwo = syncXml('INSERT', [{ type: 'Opportunity', attribs: { Name: 'A' } }, { type: 'Opportunity', attribs: { Name: 'B' } }])

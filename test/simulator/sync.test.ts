@@ -1,6 +1,6 @@
 import { after, before, beforeEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { computeSignature, formatTimestamp } from '../../src/marketo/signing.js'
+import { computeSignature, formatTimestamp } from '../../src/backends/soap/signing.js'
 import { DEMO_ENCRYPTION_KEY, DEMO_USER_ID, startSimulator, type RunningSimulator } from '../../src/simulator/index.js'
 import { NOW, post, schemaErrors, start, statusesOf, sync, syncXml } from './helpers.js'
 

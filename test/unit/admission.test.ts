@@ -1,12 +1,12 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Limiter } from '../../src/resilience/limiter.js'
-import { CircuitBreaker, RetryBudget } from '../../src/resilience/breaker.js'
-import { Admission, QuotaState } from '../../src/resilience/admission.js'
-import { Executor, type SyncBackend } from '../../src/sync/executor.js'
-import { TransportError } from '../../src/marketo/http-transport.js'
-import { GatewayError } from '../../src/errors.js'
-import type { MObject } from '../../src/marketo/types.js'
+import { Limiter } from '../../src/upstream/state/limiter.js'
+import { CircuitBreaker, RetryBudget } from '../../src/upstream/state/breaker.js'
+import { Admission, QuotaState } from '../../src/upstream/state/admission.js'
+import { Executor, type SyncBackend } from '../../src/upstream/executor.js'
+import { TransportError } from '../../src/backends/soap/http-transport.js'
+import { GatewayError } from '../../src/domain/errors.js'
+import type { MObject } from '../../src/backends/soap/types.js'
 
 // Issue #12, defect 2: a half-open probe that the admission refuses after the breaker let it
 // through (rolling window, queue full, deadline) must give the probe slot back, so that the

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Limiter } from '../../src/resilience/limiter.js'
-import type { GatewayError } from '../../src/errors.js'
+import { Limiter } from '../../src/upstream/state/limiter.js'
+import type { GatewayError } from '../../src/domain/errors.js'
 
 // Issue #12, defect 3: the wait estimate includes the wait for a concurrency slot, so a caller
 // that cannot start in time is told at once instead of starting with milliseconds left.

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Limiter } from '../../src/resilience/limiter.js'
-import { CircuitBreaker, RetryBudget } from '../../src/resilience/breaker.js'
-import { GatewayError } from '../../src/errors.js'
+import { Limiter } from '../../src/upstream/state/limiter.js'
+import { CircuitBreaker, RetryBudget } from '../../src/upstream/state/breaker.js'
+import { GatewayError } from '../../src/domain/errors.js'
 
 describe('Limiter', () => {
   it('never lets more than maxConcurrent in at once, and queues the rest in order', async () => {

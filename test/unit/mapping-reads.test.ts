@@ -1,12 +1,12 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { kindOfDataType, opportunityFromMObject, programFromMObject, roleFromMObject } from '../../src/mapping/reads.js'
-import { getMObjectsBody, parseDescribe, parseGetMObjects, type FieldMetadata } from '../../src/marketo/reads.js'
-import { SoapProtocolError } from '../../src/marketo/soap-client.js'
-import { criteriaInstant } from '../../src/routes/reads.js'
-import { CursorCodec, filterHash } from '../../src/routes/cursor.js'
-import { DescribeCache } from '../../src/describe-cache.js'
-import { GatewayError } from '../../src/errors.js'
+import { kindOfDataType, opportunityFromMObject, programFromMObject, roleFromMObject } from '../../src/http/mapping/reads.js'
+import { getMObjectsBody, parseDescribe, parseGetMObjects, type FieldMetadata } from '../../src/backends/soap/reads.js'
+import { SoapProtocolError } from '../../src/backends/soap/soap-client.js'
+import { criteriaInstant } from '../../src/http/routes/reads.js'
+import { CursorCodec, filterHash } from '../../src/http/routes/cursor.js'
+import { DescribeCache } from '../../src/upstream/describe-cache.js'
+import { GatewayError } from '../../src/domain/errors.js'
 
 const quiet = { debug () {}, info () {}, warn () {} }
 const custom = (name: string, dataType: string): FieldMetadata => ({ name, dataType, size: null, readOnly: false, custom: true })

@@ -1,11 +1,11 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { fromMarketoValue, toMarketoValue } from '../../src/mapping/values.js'
-import { COST_FIELDS, OPPORTUNITY_FIELDS, OPPORTUNITY_RESERVED_NAMES, ROLE_FIELDS, TAG_FIELDS } from '../../src/mapping/fields.js'
-import { OpportunityPatchBody } from '../../src/schemas/opportunities.js'
-import { RoleInput } from '../../src/schemas/roles.js'
-import { ProgramCost, ProgramTag } from '../../src/schemas/programs.js'
+import { fromMarketoValue, toMarketoValue } from '../../src/http/mapping/values.js'
+import { COST_FIELDS, OPPORTUNITY_FIELDS, OPPORTUNITY_RESERVED_NAMES, ROLE_FIELDS, TAG_FIELDS } from '../../src/http/mapping/fields.js'
+import { OpportunityPatchBody } from '../../src/http/schemas/opportunities.js'
+import { RoleInput } from '../../src/http/schemas/roles.js'
+import { ProgramCost, ProgramTag } from '../../src/http/schemas/programs.js'
 
 describe('toMarketoValue', () => {
   const table: Array<[string | number | boolean, string]> = [

@@ -2,11 +2,11 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Ajv, type AnySchema } from 'ajv'
 import addFormats from 'ajv-formats'
-import { sharedSchemas } from '../../src/schemas/common.js'
-import { ProgramCostsBody, ProgramTagsBody } from '../../src/schemas/programs.js'
-import { OpportunitiesBody, OpportunityPatchBody } from '../../src/schemas/opportunities.js'
-import { RolesBody } from '../../src/schemas/roles.js'
-import { MObjectsSyncBody } from '../../src/schemas/mobjects.js'
+import { sharedSchemas } from '../../src/http/schemas/common.js'
+import { ProgramCostsBody, ProgramTagsBody } from '../../src/http/schemas/programs.js'
+import { OpportunitiesBody, OpportunityPatchBody } from '../../src/http/schemas/opportunities.js'
+import { RolesBody } from '../../src/http/schemas/roles.js'
+import { MObjectsSyncBody } from '../../src/http/schemas/mobjects.js'
 
 const ajv = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: true, strict: false })
 addFormats.default(ajv)

@@ -6,12 +6,12 @@ import { Type } from '@sinclair/typebox'
 import {
   DateString, ExternalKey, FieldMap, Id, INSTANT_FORMAT, InstantString, MonthString, ObjectResult, ProblemDetails, SafeString, SyncResult,
   SAFE_STRING_PATTERN, sharedSchemas
-} from '../../src/schemas/common.js'
-import { ProgramCostsBody, ProgramParams, ProgramTagsBody } from '../../src/schemas/programs.js'
-import { OpportunitiesBody, OpportunityParams, OpportunityPatchBody } from '../../src/schemas/opportunities.js'
-import { RolesBody } from '../../src/schemas/roles.js'
-import { MObjectsSyncBody } from '../../src/schemas/mobjects.js'
-import { createValidatorCompiler } from '../../src/plugins/validation.js'
+} from '../../src/http/schemas/common.js'
+import { ProgramCostsBody, ProgramParams, ProgramTagsBody } from '../../src/http/schemas/programs.js'
+import { OpportunitiesBody, OpportunityParams, OpportunityPatchBody } from '../../src/http/schemas/opportunities.js'
+import { RolesBody } from '../../src/http/schemas/roles.js'
+import { MObjectsSyncBody } from '../../src/http/schemas/mobjects.js'
+import { createValidatorCompiler } from '../../src/http/plugins/validation.js'
 
 function contractAjv (options: { coerceTypes?: boolean, strict?: boolean | undefined, logger?: false | { log: (...a: unknown[]) => void, warn: (...a: unknown[]) => void, error: (...a: unknown[]) => void } } = {}) {
   const ajv = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: true, strict: false, ...options })

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { computeSignature, formatTimestamp, signRequest } from '../../src/marketo/signing.js'
+import { computeSignature, formatTimestamp, signRequest } from '../../src/backends/soap/signing.js'
 
 interface Vector { mktowsUserId: string, encryptionKey: string, requestTimestamp: string, requestSignature: string }
 const { vectors } = JSON.parse(readFileSync(new URL('../fixtures/signature-test-vectors.json', import.meta.url), 'utf8')) as { vectors: Vector[] }

@@ -2,10 +2,10 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 // First import of strong-soap in this process (node --test runs each file in its own process).
-import strongSoap, { UNUSED_HTTP_LIBRARIES } from '../../src/marketo/strong-soap.js'
-import { MarketoSoapClient } from '../../src/marketo/soap-client.js'
+import strongSoap, { UNUSED_HTTP_LIBRARIES } from '../../src/backends/soap/strong-soap.js'
+import { MarketoSoapClient } from '../../src/backends/soap/soap-client.js'
 import { BUNDLED_WSDL } from '../../src/config.js'
-import { planOpportunities } from '../../src/mapping/opportunities.js'
+import { planOpportunities } from '../../src/http/mapping/opportunities.js'
 
 const require = createRequire(import.meta.url)
 const fromStrongSoapHttp = createRequire(require.resolve('strong-soap/src/http.js'))

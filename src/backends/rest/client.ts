@@ -1,0 +1,130 @@
+import { GatewayError } from '../../domain/errors.js'
+import type { CallHints } from '../soap/http-transport.js'
+import type { MObject, MObjStatus, SyncOperation } from '../soap/types.js'
+import type { SyncBackend, SyncCallPlan } from '../../upstream/executor.js'
+import { firstError, readEnvelope, restError, TOKEN_ERRORS, type RestEnvelope } from './errors.js'
+import { BoundedHttp, type TransportOptions } from '../soap/http-transport.js'
+import { planRestCalls, recordStatuses, restProblems, type RestCall, type RestMappingConfig } from './mapping.js'
+import { TokenCache } from './token.js'
+
+export interface MarketoRestClientOptions extends RestMappingConfig {
+  /** Base URL, e.g. https://123-ABC-456.mktorest.com (no trailing slash). */
+  endpoint: string
+  clientId: string
+  clientSecret: string
+  transport: TransportOptions
+  quotaRetryAfterMs?: number
+  now?: () => number
+}
+
+export interface RestRequest {
+  method: 'GET' | 'POST'
+  /** Below the endpoint, e.g. /rest/v1/opportunities.json */
+  path: string
+  query?: Record<string, string>
+  contentType?: string
+  body?: string
+}
+
+/** The REST API's body limit for standard calls (rest-api.md). */
+export const MAX_REST_BODY_BYTES = 1024 * 1024
+
+/** Program update answers that mean "this one program" rather than "this call". */
+const PROGRAM_NOT_FOUND = new Set([702, 610])
+
+// The REST backend behind the executor's seam: how a batch becomes REST calls, and how each
+// call's answer becomes one status per record.
+export class MarketoRestClient implements SyncBackend {
+  readonly http: BoundedHttp
+  readonly tokens: TokenCache
+  private readonly endpoint: string
+
+  constructor (private readonly opts: MarketoRestClientOptions) {
+    this.endpoint = opts.endpoint.replace(/\/+$/, '')
+    this.http = new BoundedHttp(opts.transport)
+    this.tokens = new TokenCache({ http: this.http, endpoint: this.endpoint, clientId: opts.clientId, clientSecret: opts.clientSecret, now: opts.now })
+  }
+
+  close (): void {
+    this.http.close()
+  }
+
+  /** What the REST API cannot honour in this batch (empty: it maps). */
+  problems (operation: SyncOperation, objects: MObject[]): ReturnType<typeof restProblems> {
+    return restProblems(operation, objects, this.opts)
+  }
+
+  /** A dry run's view of the calls for one chunk: `POST path`, content type, body; no token. */
+  describeCalls (operation: SyncOperation, objects: MObject[]): string {
+    const plan = planRestCalls(operation, objects)
+    return plan.calls.map((c) => `POST ${c.path}\nContent-Type: ${c.contentType}\n\n${c.body}`).join('\n\n')
+  }
+
+  /**
+   * One REST call per endpoint and dedupe mode (opportunities, roles) and one per program, in input
+   * order. The executor admits, retries and counts each on its own, so a retry re-sends only the
+   * call that was not applied (issue #12).
+   */
+  planSync (operation: SyncOperation, objects: MObject[]): SyncCallPlan {
+    const problems = this.problems(operation, objects)
+    if (problems.length > 0) {
+      // The routes check first; this is the backstop for any other caller.
+      throw new GatewayError('VALIDATION_FAILED', `not supported by the REST backend: ${problems[0].message}`, { sent: false })
+    }
+    const plan = planRestCalls(operation, objects)
+    return {
+      local: plan.local,
+      calls: plan.calls.map((call) => ({
+        indexes: call.indexes,
+        objects: call.indexes.map((i) => objects[i]),
+        send: async (hints: CallHints) => await this.runCall(call, objects, hints)
+      }))
+    }
+  }
+
+  /**
+   * One authenticated REST request and its JSON envelope. A rejected token (601/602) means
+   * nothing was applied: the token is refreshed once and the request resent.
+   */
+  async send (req: RestRequest, hints: CallHints): Promise<RestEnvelope> {
+    const query = req.query === undefined ? '' : `?${new URLSearchParams(req.query).toString()}`
+    let env: RestEnvelope | undefined
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const token = await this.tokens.get(hints)
+      const headers: Record<string, string> = { Accept: 'application/json', Authorization: `Bearer ${token}` }
+      if (req.contentType !== undefined) headers['Content-Type'] = req.contentType
+      env = readEnvelope(await this.http.request({ method: req.method, url: this.endpoint + req.path + query, headers, body: req.body }, hints))
+      if (env.success || !TOKEN_ERRORS.has(firstError(env).code)) break
+      this.tokens.invalidate(token)
+      if (hints.progress !== undefined) hints.progress.sent = false
+    }
+    return env as RestEnvelope
+  }
+
+  private async runCall (call: RestCall, objects: MObject[], hints: CallHints): Promise<MObjStatus[]> {
+    if (Buffer.byteLength(call.body) > MAX_REST_BODY_BYTES) {
+      throw new GatewayError('UPSTREAM_REJECTED', `the REST call would carry ${Buffer.byteLength(call.body)} bytes, over Marketo's 1 MB limit: send fewer or smaller objects`, { upstreamCode: 413, sent: false })
+    }
+    const env = await this.send({ method: 'POST', path: call.path, contentType: call.contentType, body: call.body }, hints)
+    const answer = env as RestEnvelope
+    if (call.kind === 'program') {
+      const index = call.indexes[0]
+      const sent = objects[index]
+      if (answer.success) return [{ id: sent.id ?? null, status: 'UPDATED' }]
+      const e = firstError(answer)
+      // One program per call: a data error is that program's failure, as on SOAP (FAILED / SKIPPED).
+      if (PROGRAM_NOT_FOUND.has(e.code)) return [{ id: sent.id ?? null, status: 'SKIPPED' }]
+      if (e.code >= 700) return [{ id: sent.id ?? null, status: 'FAILED', error: `${e.message.slice(0, 500)} (${e.code})` }]
+      throw restError(e.code, e.message, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
+    }
+    if (!answer.success) {
+      const e = firstError(answer)
+      throw restError(e.code, e.message, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
+    }
+    const statuses = recordStatuses(call, objects, answer.result)
+    if (typeof statuses === 'string') {
+      throw new GatewayError('UPSTREAM_PROTOCOL_ERROR', `Marketo's answer does not match the records sent (${statuses})`, { sent: true })
+    }
+    return statuses
+  }
+}

@@ -1,0 +1,81 @@
+import { GatewayError } from '../../domain/errors.js'
+import { TransportError } from '../soap/http-transport.js'
+import type { BoundedResponse } from '../soap/http-transport.js'
+
+// REST answers become the same GatewayError codes as their SOAP twins (src/backends/soap/faults.ts),
+// keyed on codes, never on message texts. A response-level 6xx/7xx error means Marketo did not
+// execute the request (error-codes.md), so it is never `sent`.
+
+export interface RestEnvelope {
+  requestId?: string
+  success: boolean
+  errors?: Array<{ code: string | number, message?: string }>
+  warnings?: unknown[]
+  result?: unknown[]
+}
+
+/** Token errors: the client refreshes its token once and resends. */
+export const TOKEN_ERRORS = new Set([601, 602])
+/** Marketo answered "not executed, try again later": safe to resend (see RETRYABLE_FAULTS). */
+export const RETRYABLE_REST_CODES = [604, 606, 608, 611, 615, 713] as const
+
+export function restError (code: number, message: string, opts: { quotaRetryAfterMs?: number } = {}): GatewayError {
+  const base = { upstreamCode: code, sent: false }
+  const text = message.slice(0, 200)
+  switch (code) {
+    case 601:
+    case 602:
+    case 603:
+      return new GatewayError('UPSTREAM_AUTH', `Marketo refused the gateway's access token or permissions (${code}: ${text})`, base)
+    case 606:
+      return new GatewayError('UPSTREAM_RATE_LIMITED', 'Marketo rate limit reached (606)', { ...base, retryAfterMs: 20_000 })
+    case 607:
+      return new GatewayError('UPSTREAM_QUOTA_EXCEEDED', 'Marketo daily API quota exceeded (607)', { ...base, retryAfterMs: opts.quotaRetryAfterMs ?? 60 * 60_000 })
+    case 615:
+      return new GatewayError('UPSTREAM_CONCURRENCY_LIMITED', 'Marketo concurrency limit reached (615)', { ...base, retryAfterMs: 1_000 })
+    case 604:
+    case 608:
+    case 611:
+    case 614:
+    case 713:
+      return new GatewayError('UPSTREAM_INTERNAL', `Marketo reported an internal error (${code}: ${text})`, base)
+    default:
+      // 605, 609, 610, 612, 7xx, and record codes (1003, 1004, 1005, 718) at request level.
+      return new GatewayError('UPSTREAM_REJECTED', `Marketo rejected the request (${code}: ${text})`, base)
+  }
+}
+
+/** The JSON envelope of a REST answer, or a thrown TransportError / GatewayError. */
+export function readEnvelope (res: Pick<BoundedResponse, 'status' | 'contentType' | 'text'>): RestEnvelope {
+  const isJson = /\bjson\b/i.test(res.contentType)
+  if (res.status === 413 || res.status === 414) {
+    // Refused before anything was applied: the caller's batch has to be split.
+    throw new GatewayError('UPSTREAM_REJECTED', res.status === 413
+      ? 'Marketo refused the request body as too large (HTTP 413; the REST limit is 1 MB per call)'
+      : 'Marketo refused the request URI as too long (HTTP 414; the REST limit is 8 KB)', { upstreamCode: res.status, sent: false })
+  }
+  if (res.status !== 200 || !isJson) {
+    const sent = !(res.status >= 400 && res.status < 500)
+    throw new TransportError(isJson ? 'http_status' : 'bad_content', `unexpected HTTP ${res.status} ${res.contentType || 'without content type'}`, { sent, httpStatus: res.status })
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(res.text)
+  } catch (err) {
+    throw new TransportError('bad_content', 'response is not valid JSON', { sent: true, httpStatus: res.status, cause: err })
+  }
+  if (typeof parsed !== 'object' || parsed === null || typeof (parsed as RestEnvelope).success !== 'boolean') {
+    throw new TransportError('bad_content', 'response is not a Marketo REST envelope', { sent: true, httpStatus: res.status })
+  }
+  const env = parsed as RestEnvelope
+  if (env.errors !== undefined && !Array.isArray(env.errors)) throw new TransportError('bad_content', 'errors is not an array', { sent: true, httpStatus: res.status })
+  if (env.result !== undefined && env.result !== null && !Array.isArray(env.result)) throw new TransportError('bad_content', 'result is not an array', { sent: true, httpStatus: res.status })
+  return env
+}
+
+/** The first response-level error of a `success: false` envelope. */
+export function firstError (env: RestEnvelope): { code: number, message: string } {
+  const e = env.errors?.[0]
+  const code = Number(e?.code)
+  return { code: Number.isInteger(code) ? code : 0, message: typeof e?.message === 'string' ? e.message : 'no message' }
+}

@@ -1,0 +1,297 @@
+import { GatewayError } from '../../domain/errors.js'
+import { OPPORTUNITY_FIELDS } from '../../http/mapping/fields.js'
+import type { FieldMetadata, GetMObjectsPage, GetMObjectsQuery, ObjectMetadata, ReadMObject } from '../soap/reads.js'
+import type { Attrib, MObjStatus, TypeAttrib } from '../soap/types.js'
+import type { DeleteTarget, PreparedCall, ReadBackend } from '../../upstream/reader.js'
+import type { RestEnvelope } from './errors.js'
+import { firstError, restError } from './errors.js'
+import type { RestRequest } from './client.js'
+import { REST_UNSUPPORTED } from './check.js'
+import type { CallHints } from '../soap/http-transport.js'
+import { MAX_RECORDS_PER_REST_CALL } from './mapping.js'
+
+// getMObjects, describeMObject and deleteMObjects on the REST API (the same seam as the SOAP
+// backend, src/upstream/reader.ts): opportunities and roles through the Opportunity endpoints, programs
+// through the Asset API. REST names records by marketoGUID or external key, never by the SOAP
+// integer ids, and filters on one field per call; what it cannot express answers 400 (or 501)
+// before any call, saying what to use instead.
+
+export interface RestReadOptions {
+  /** The externalKey name that is REST's externalOpportunityId. */
+  externalKeyField: string
+  quotaRetryAfterMs?: number
+}
+
+export interface RestSender {
+  send (req: RestRequest, hints: CallHints): Promise<RestEnvelope>
+}
+
+/** Records per REST page when the route does not say: the SOAP page size. */
+export const REST_READ_PAGE = 100
+
+const OPPORTUNITY_PATHS = { get: '/rest/v1/opportunities.json', describe: '/rest/v1/opportunities/describe.json', delete: '/rest/v1/opportunities/delete.json' }
+const ROLE_PATHS = { get: '/rest/v1/opportunities/roles.json', describe: '/rest/v1/opportunities/roles/describe.json', delete: '/rest/v1/opportunities/roles/delete.json' }
+const REST_TO_SOAP = new Map<string, { marketo: string, kind: string }>(OPPORTUNITY_FIELDS.map((f) => [f.key, { marketo: f.marketo, kind: f.kind }]))
+const ROLE_REST_TO_SOAP = new Map([['role', 'Role'], ['isPrimary', 'IsPrimary'], ['externalCreatedDate', 'ExternalCreatedDate']])
+/** Describe names of role fields that are record identity on REST but fields in the gateway's model. */
+const ROLE_DESCRIBE_NAMES = new Map([...ROLE_REST_TO_SOAP, ['leadId', 'PersonId']])
+/** The fields every read asks for (a REST read returns only the fields it names). */
+const OPPORTUNITY_READ_FIELDS = ['marketoGUID', 'externalOpportunityId', ...OPPORTUNITY_FIELDS.map((f) => f.key), 'createdAt', 'updatedAt']
+const ROLE_READ_FIELDS = ['marketoGUID', 'externalOpportunityId', 'leadId', 'role', 'isPrimary', 'externalCreatedDate', 'createdAt', 'updatedAt']
+/** Record keys that are identity or bookkeeping, not fields. */
+const RECORD_META = new Set(['seq', 'marketoGUID', 'createdAt', 'updatedAt', 'externalOpportunityId', 'leadId', 'reasons'])
+
+const SOAP_ONLY_ID = 'integer ids are SOAP-only: name opportunities and roles by marketoGUID or external key'
+
+function refuse (message: string, path?: string): GatewayError {
+  return new GatewayError('VALIDATION_FAILED', `${REST_UNSUPPORTED}: ${message}`, path === undefined ? {} : { errors: [{ path, message }] })
+}
+
+/** REST timestamps ("2015-05-21T22:45:13Z+0000" in the Asset API) as ISO 8601, or undefined. */
+export function restTime (value: unknown): string | undefined {
+  if (typeof value !== 'string' || value === '') return undefined
+  const ms = Date.parse(value.replace(/Z\+0000$/, 'Z').replace(/([+-]\d{2})(\d{2})$/, '$1:$2'))
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString()
+}
+
+function plain (value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined
+  if (typeof value === 'boolean') return value ? 'true' : 'false'
+  if (typeof value === 'number' || typeof value === 'string') return String(value)
+  return undefined
+}
+
+function stamped (out: ReadMObject, r: Record<string, unknown>): ReadMObject {
+  const createdAt = restTime(r.createdAt)
+  if (createdAt !== undefined) out.createdAt = createdAt
+  const updatedAt = restTime(r.updatedAt)
+  if (updatedAt !== undefined) out.updatedAt = updatedAt
+  return out
+}
+
+function guidOf (r: Record<string, unknown>): string {
+  if (typeof r.marketoGUID !== 'string' || r.marketoGUID === '') throw new GatewayError('UPSTREAM_PROTOCOL_ERROR', 'a REST record without marketoGUID', { sent: true })
+  return r.marketoGUID
+}
+
+function opportunityFromRecord (r: Record<string, unknown>, keyField: string): ReadMObject {
+  const out: ReadMObject = { type: 'Opportunity', id: null, marketoGUID: guidOf(r) }
+  const ext = plain(r.externalOpportunityId)
+  if (ext !== undefined && ext !== '') out.externalKey = { name: keyField, value: ext }
+  const attribs: Attrib[] = []
+  for (const [key, value] of Object.entries(r)) {
+    if (RECORD_META.has(key)) continue
+    const text = plain(value)
+    if (text === undefined) continue
+    // Booleans travel as SOAP's "1"/"0" in the internal model.
+    const standard = REST_TO_SOAP.get(key)
+    if (standard !== undefined) attribs.push({ name: standard.marketo, value: standard.kind === 'boolean' && typeof value === 'boolean' ? (value ? '1' : '0') : text })
+    else attribs.push({ name: key, value: text })
+  }
+  if (attribs.length > 0) out.attribs = attribs
+  return stamped(out, r)
+}
+
+function roleFromRecord (r: Record<string, unknown>, keyField: string): ReadMObject {
+  const out: ReadMObject = { type: 'OpportunityPersonRole', id: null, marketoGUID: guidOf(r) }
+  const attribs: Attrib[] = []
+  for (const [key, soap] of ROLE_REST_TO_SOAP) {
+    const value = r[key]
+    const text = plain(value)
+    if (text !== undefined) attribs.push({ name: soap, value: typeof value === 'boolean' ? (value ? '1' : '0') : text })
+  }
+  const lead = Number(r.leadId)
+  if (Number.isSafeInteger(lead) && lead > 0) attribs.push({ name: 'PersonId', value: String(lead) })
+  if (attribs.length > 0) out.attribs = attribs
+  const ext = plain(r.externalOpportunityId)
+  if (ext !== undefined && ext !== '') out.associations = [{ mObjType: 'Opportunity', externalKey: { name: keyField, value: ext } }]
+  return stamped(out, r)
+}
+
+function programFromAsset (r: Record<string, unknown>): ReadMObject {
+  const id = Number(r.id)
+  if (!Number.isSafeInteger(id) || id <= 0) throw new GatewayError('UPSTREAM_PROTOCOL_ERROR', 'a REST program without an id', { sent: true })
+  const attribs: Attrib[] = []
+  const add = (name: string, value: unknown): void => { const t = plain(value); if (t !== undefined) attribs.push({ name, value: t }) }
+  add('Name', r.name)
+  add('Type', r.type)
+  add('Workspace Name', r.workspace)
+  const folder = r.folder as { folderName?: unknown } | undefined
+  if (folder !== undefined && folder !== null) add('Tree Path', folder.folderName)
+  const typeAttribs: TypeAttrib[] = []
+  const tags = Array.isArray(r.tags) ? r.tags as Array<{ tagType?: unknown, tagValue?: unknown }> : []
+  for (const t of tags) typeAttribs.push({ attrType: 'Tag', attribs: [{ name: 'Type', value: plain(t.tagType) ?? '' }, { name: 'Value', value: plain(t.tagValue) ?? '' }] })
+  // The Asset API gives the channel on its own; the internal model keeps it as a Channel tag.
+  const channel = plain(r.channel)
+  if (channel !== undefined && channel !== '' && !tags.some((t) => t.tagType === 'Channel')) {
+    typeAttribs.unshift({ attrType: 'Tag', attribs: [{ name: 'Type', value: 'Channel' }, { name: 'Value', value: channel }] })
+  }
+  const costs = Array.isArray(r.costs) ? r.costs as Array<{ startDate?: unknown, cost?: unknown, note?: unknown }> : []
+  for (const c of costs) {
+    // A period cost starts on the first of its month; the Asset API has no cost ids.
+    const month = /^(\d{4}-\d{2})/.exec(plain(c.startDate) ?? '')?.[1] ?? ''
+    const cost: Attrib[] = [{ name: 'Month', value: month }, { name: 'Amount', value: plain(c.cost) ?? '' }]
+    const note = plain(c.note)
+    if (note !== undefined) cost.push({ name: 'Note', value: note })
+    typeAttribs.push({ attrType: 'Cost', attribs: cost })
+  }
+  const out: ReadMObject = { type: 'Program', id, attribs }
+  if (typeAttribs.length > 0) out.typeAttribs = typeAttribs
+  return stamped(out, r)
+}
+
+function rows (env: RestEnvelope): Array<Record<string, unknown>> {
+  return (env.result ?? []).filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null)
+}
+
+export function restReadBackend (client: RestSender, opts: RestReadOptions): ReadBackend {
+  const keyField = opts.externalKeyField
+  const failed = (env: RestEnvelope): GatewayError => {
+    const e = firstError(env)
+    return restError(e.code, e.message, { quotaRetryAfterMs: opts.quotaRetryAfterMs })
+  }
+  const ok = (env: RestEnvelope): RestEnvelope => {
+    if (!env.success) throw failed(env)
+    return env
+  }
+
+  function lookupFilter (query: GetMObjectsQuery): { filterType: string, filterValues: string } {
+    const kind = query.type === 'Opportunity' ? 'opportunities' : 'roles'
+    if (query.id !== undefined) throw refuse(SOAP_ONLY_ID)
+    const filters: Array<{ filterType: string, filterValues: string }> = []
+    if (query.marketoGUID !== undefined) filters.push({ filterType: 'marketoGUID', filterValues: query.marketoGUID })
+    if (query.externalKey !== undefined) {
+      if (query.externalKey.name !== keyField) throw refuse(`the external key of an opportunity is "${keyField}" (MARKETO_REST_EXTERNAL_KEY_FIELD), REST's externalOpportunityId`, 'querystring:/externalKey.name')
+      filters.push({ filterType: 'externalOpportunityId', filterValues: query.externalKey.value })
+    }
+    for (const a of query.associations ?? []) {
+      if (a.mObjType === 'Lead' && a.id !== undefined && kind === 'roles') filters.push({ filterType: 'leadId', filterValues: String(a.id) })
+      else if (a.mObjType === 'Opportunity' && a.externalKey !== undefined && kind === 'roles') filters.push({ filterType: 'externalOpportunityId', filterValues: a.externalKey.value })
+      else if (a.mObjType === 'Opportunity' && a.id !== undefined) throw refuse(SOAP_ONLY_ID, 'querystring:/opportunityId')
+      else throw refuse(`${kind} cannot be filtered by ${a.mObjType} on the REST backend`)
+    }
+    if ((query.criteria ?? []).length > 0) {
+      const names = [...new Set((query.criteria ?? []).map((c) => c.attrName))].join(', ')
+      throw refuse(`the REST API looks ${kind} up by ${kind === 'opportunities' ? 'externalKey or marketoGUID' : 'personId or marketoGUID'} only, not by ${names}`)
+    }
+    if (filters.length !== 1) {
+      throw refuse(filters.length === 0
+        ? `the REST API lists ${kind} only by one filter: give ${kind === 'opportunities' ? 'externalKey or marketoGUID' : 'personId or marketoGUID'}`
+        : `the REST API filters ${kind} by one field per call: give only one of the filters`)
+    }
+    // filterValues is a comma-separated list: a value with a comma would become two values.
+    if (filters[0].filterValues.includes(',')) throw refuse('a REST lookup value cannot contain a comma (filterValues is a comma-separated list)')
+    return filters[0]
+  }
+
+  return {
+    // One endpoint per type, and one deleteBy per call.
+    deleteGroup: (o) => `${o.type}:${o.marketoGUID !== undefined ? 'idField' : 'dedupeFields'}`,
+
+    getMObjects (query): PreparedCall<GetMObjectsPage> {
+      if (query.type === 'Program') {
+        if (query.id !== undefined) {
+          return {
+            operation: 'getProgram',
+            send: (hints) => client.send({ method: 'GET', path: `/rest/asset/v1/program/${query.id}.json` }, hints),
+            parse: (env: RestEnvelope) => ({ objects: rows(ok(env)).map(programFromAsset), hasMore: false, newStreamPosition: '' })
+          }
+        }
+        // Browsing (GET /rest/asset/v1/programs.json) returns no tags and no costs: a list
+        // without them would read as "this program has none".
+        throw refuse('the Asset API lists programs without their tags and costs, so GET /programs is SOAP-only: read each program by id (GET /programs/{programId})')
+      }
+      if (query.type !== 'Opportunity' && query.type !== 'OpportunityPersonRole') throw refuse(`${query.type} cannot be read`)
+      const paths = query.type === 'Opportunity' ? OPPORTUNITY_PATHS : ROLE_PATHS
+      const filter = lookupFilter(query)
+      const standard = query.type === 'Opportunity' ? OPPORTUNITY_READ_FIELDS : ROLE_READ_FIELDS
+      const fields = [...new Set([...standard, ...(query.fields ?? []).filter((f) => f !== keyField)])]
+      // REST pages as large as the caller's page: its cursor is then always a nextPageToken, which
+      // resumes after the last record served even when records before it were deleted.
+      const params: Record<string, string> = { ...filter, fields: fields.join(','), batchSize: String(query.pageSize ?? REST_READ_PAGE) }
+      if (query.streamPosition !== undefined) params.nextPageToken = query.streamPosition
+      return {
+        operation: 'getMObjects',
+        send: (hints) => client.send({ method: 'GET', path: paths.get, query: params }, hints),
+        parse: (env: RestEnvelope & { moreResult?: unknown, nextPageToken?: unknown }) => {
+          const records = rows(ok(env))
+          const objects = records.map((r) => query.type === 'Opportunity' ? opportunityFromRecord(r, keyField) : roleFromRecord(r, keyField))
+          const token = typeof env.nextPageToken === 'string' ? env.nextPageToken : ''
+          return { objects, hasMore: env.moreResult === true && token !== '', newStreamPosition: token }
+        }
+      }
+    },
+
+    describe (objectName): PreparedCall<ObjectMetadata> {
+      if (objectName !== 'Opportunity' && objectName !== 'OpportunityPersonRole') {
+        throw new GatewayError('BACKEND_UNSUPPORTED', `the REST API has no describe for ${objectName}; use MARKETO_BACKEND=soap to describe it`)
+      }
+      const role = objectName === 'OpportunityPersonRole'
+      return {
+        operation: 'describeMObject',
+        send: (hints) => client.send({ method: 'GET', path: role ? ROLE_PATHS.describe : OPPORTUNITY_PATHS.describe }, hints),
+        parse: (env: RestEnvelope) => {
+          const d = rows(ok(env))[0]
+          if (d === undefined || !Array.isArray(d.fields)) throw new GatewayError('UPSTREAM_PROTOCOL_ERROR', 'the REST describe answer has no fields', { sent: true })
+          const fields = (d.fields as Array<Record<string, unknown>>).map((f): FieldMetadata => {
+            const restName = String(f.name ?? '')
+            const standard = role ? ROLE_DESCRIBE_NAMES.get(restName) : REST_TO_SOAP.get(restName)?.marketo
+            const name = restName === 'externalOpportunityId' && !role ? keyField : standard ?? restName
+            const length = Number(f.length)
+            const meta: FieldMetadata = {
+              name,
+              dataType: String(f.dataType ?? 'string'),
+              size: Number.isSafeInteger(length) && length > 0 ? length : null,
+              readOnly: f.updateable === false,
+              custom: standard === undefined && !RECORD_META.has(restName)
+            }
+            if (typeof f.displayName === 'string' && f.displayName !== '') meta.displayName = f.displayName
+            return meta
+          })
+          return { name: objectName, fields }
+        }
+      }
+    },
+
+    deleteMObjects (objects: readonly DeleteTarget[]): PreparedCall<MObjStatus[]> {
+      if (objects.length > MAX_RECORDS_PER_REST_CALL) throw refuse(`at most ${MAX_RECORDS_PER_REST_CALL} records per delete`)
+      const types = new Set(objects.map((o) => o.type))
+      if (types.size !== 1) throw refuse('one delete call takes one type: send opportunities and roles in separate calls')
+      const type = objects[0]?.type
+      if (type !== 'Opportunity' && type !== 'OpportunityPersonRole') throw refuse(`${type} cannot be deleted`)
+      const role = type === 'OpportunityPersonRole'
+      const byGuid = objects.every((o) => o.marketoGUID !== undefined)
+      const input = objects.map((o, i) => {
+        if (o.id !== undefined) throw refuse(SOAP_ONLY_ID, `/objects/${i}/id`)
+        if (byGuid) return { marketoGUID: o.marketoGUID }
+        if (role) throw refuse('roles are deleted by marketoGUID on the REST backend', `/objects/${i}`)
+        if (o.externalKey === undefined) throw refuse('a delete call names all of its opportunities by marketoGUID or all by externalKey', `/objects/${i}`)
+        if (o.externalKey.name !== keyField) throw refuse(`the external key of an opportunity is "${keyField}" (MARKETO_REST_EXTERNAL_KEY_FIELD)`, `/objects/${i}/externalKey/name`)
+        return { externalOpportunityId: o.externalKey.value }
+      })
+      const body = JSON.stringify({ deleteBy: byGuid ? 'idField' : 'dedupeFields', input })
+      return {
+        operation: 'deleteMObjects',
+        send: (hints) => client.send({ method: 'POST', path: role ? ROLE_PATHS.delete : OPPORTUNITY_PATHS.delete, contentType: 'application/json', body }, hints),
+        parse: (env: RestEnvelope) => {
+          const records = rows(ok(env)) as Array<{ seq?: unknown, status?: unknown, marketoGUID?: unknown, reasons?: Array<{ code?: unknown, message?: unknown }> }>
+          if (records.length !== objects.length) throw new GatewayError('UPSTREAM_PROTOCOL_ERROR', `Marketo's answer does not match the records sent (expected ${objects.length} results, got ${records.length})`, { sent: true })
+          return objects.map((o, seq): MObjStatus => {
+            const r = records.find((x) => x.seq === seq)
+            if (r === undefined) throw new GatewayError('UPSTREAM_PROTOCOL_ERROR', `Marketo's answer has no result for seq ${seq}`, { sent: true })
+            const status: MObjStatus = { id: null, status: 'FAILED' }
+            if (o.externalKey !== undefined) status.externalKey = { ...o.externalKey }
+            const guid = typeof r.marketoGUID === 'string' && r.marketoGUID !== '' ? r.marketoGUID : o.marketoGUID
+            if (guid !== undefined) status.marketoGUID = guid
+            const reason = r.reasons?.[0]
+            if (r.status === 'deleted') status.status = 'DELETED'
+            // Not found: nothing to delete, as SOAP's UNCHANGED.
+            else if (r.status === 'skipped' && String(reason?.code) === '1013') status.status = 'UNCHANGED'
+            else status.error = `${String(reason?.message ?? 'Marketo did not delete the record').slice(0, 500)} (${String(reason?.code ?? 'no code')})`
+            return status
+          })
+        }
+      }
+    }
+  }
+}

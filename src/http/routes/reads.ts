@@ -1,0 +1,290 @@
+import { commonProblems, problemResponse } from './responses.js'
+import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify'
+import { GatewayError } from '../../domain/errors.js'
+import type { DescribeCache } from '../../upstream/describe-cache.js'
+import type { Criterion, GetMObjectsQuery, ReadMObject } from '../../backends/soap/reads.js'
+import type { Association } from '../../backends/soap/types.js'
+import { opportunityFromMObject, programFromMObject, roleFromMObject } from '../mapping/reads.js'
+import { ref } from '../schemas/common.js'
+import { OpportunityParams } from '../schemas/opportunities.js'
+import { ProgramParams } from '../schemas/programs.js'
+import {
+  DescribeParams, ObjectDescription, Opportunity, OpportunityListQuery, OpportunityPage, OpportunityRole, OpportunityRolePage,
+  Program, ProgramListQuery, ProgramPage, RoleListQuery, RoleParams, MAX_PAGE_SIZE,
+  type MObjectType
+} from '../schemas/reads.js'
+import type { ReadExecutor } from '../../upstream/reader.js'
+import { CursorCodec, filterHash, type CursorState } from './cursor.js'
+
+export interface ReadRoutesOptions {
+  requestTimeoutMs: number
+  reader: ReadExecutor
+  describeCache: DescribeCache
+  /** Key that signs read cursors; random per instance by default (cursors then end with the process). */
+  cursorKey?: Buffer
+}
+
+export const readErrorResponses = {
+  400: problemResponse('Invalid query: unknown parameter, wrong type, or a cursor that was altered, is from other filters or from another gateway process'),
+  ...commonProblems,
+  502: problemResponse('Marketo failed or answered something that cannot be trusted'),
+  504: problemResponse('Marketo did not answer before the deadline')
+}
+const notFound = (what: string) => ({ 404: problemResponse(`No ${what} with this id`) })
+
+// ------------------------------------------------------------------ filters (cursors: ./cursor.ts)
+
+/** A caller's date or date-time as Marketo compares them (W3C, UTC, whole seconds). */
+export function criteriaInstant (value: string): string {
+  const ms = Date.parse(value)
+  if (Number.isNaN(ms)) throw new GatewayError('VALIDATION_FAILED', `${value} is not a valid date`)
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00')
+}
+
+function eq (attrName: string, value: string | number | undefined): Criterion[] {
+  return value === undefined ? [] : [{ attrName, comparison: 'EQ', attrValue: String(value) }]
+}
+
+function range (attrName: string, gte: string | undefined, lt: string | undefined): Criterion[] {
+  const out: Criterion[] = []
+  if (gte !== undefined) out.push({ attrName, comparison: 'GE', attrValue: criteriaInstant(gte) })
+  if (lt !== undefined) out.push({ attrName, comparison: 'LT', attrValue: criteriaInstant(lt) })
+  return out
+}
+
+function upstreamValueError (err: unknown): never {
+  if (err instanceof RangeError) {
+    throw new GatewayError('UPSTREAM_PROTOCOL_ERROR', `Marketo returned a value the gateway cannot read (${err.message})`, { cause: err, sent: true })
+  }
+  throw err
+}
+
+const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
+  const { reader, describeCache } = opts
+  const cursors = new CursorCodec(opts.cursorKey)
+  const deadline = (): number => Date.now() + opts.requestTimeoutMs
+
+  /** One page of `limit` objects from the position in `state`, filling it from the next Marketo page when needed. */
+  async function readPage (query: GetMObjectsQuery, limit: number, state: CursorState | undefined, until: number, log: FastifyBaseLogger): Promise<{ items: ReadMObject[], next?: CursorState }> {
+    let sp = state?.sp
+    let skip = state?.o ?? 0
+    let after = state?.a
+    const items: ReadMObject[] = []
+    // limit ≤ 100 ≤ a Marketo page: two pages always suffice; the third guards against empty pages.
+    for (let calls = 0; calls < 3; calls++) {
+      const page = await reader.getMObjects(sp === undefined ? { ...query, pageSize: limit } : { ...query, pageSize: limit, streamPosition: sp }, until, log)
+      let start = Math.min(skip, page.objects.length)
+      if (after !== undefined) {
+        // Resume after the last object returned, even if the page shifted since.
+        const ids = page.objects.map((o) => o.id ?? 0)
+        const at = ids.indexOf(after)
+        if (at >= 0) start = at + 1
+        else if (ids.every((id, i) => i === 0 || ids[i - 1] < id)) start = ids.findIndex((id) => id > (after as number))
+        if (start < 0) start = page.objects.length
+      }
+      const taken = page.objects.slice(start, start + limit - items.length)
+      items.push(...taken)
+      const consumed = start + taken.length
+      if (consumed < page.objects.length) {
+        const next: CursorState = { o: consumed }
+        if (sp !== undefined) next.sp = sp
+        // Only integer ids (SOAP) can resume a shifted page; REST pages are fixed by their token.
+        const last = items.at(-1)?.id
+        if (typeof last === 'number') next.a = last
+        return { items, next }
+      }
+      if (!page.hasMore || page.newStreamPosition === '') return { items }
+      sp = page.newStreamPosition
+      skip = 0
+      after = undefined
+      if (items.length >= limit) break
+    }
+    return { items, next: { sp, o: 0 } }
+  }
+
+  /** The position a list resumes from, checked before any Marketo call (describe included). */
+  interface Paging { hash: string, state?: CursorState, limit: number }
+  function paging (route: string, q: { cursor?: string, limit?: number }): Paging {
+    const hash = filterHash(route, q)
+    return { hash, state: q.cursor === undefined ? undefined : cursors.decode(q.cursor, hash), limit: q.limit ?? MAX_PAGE_SIZE }
+  }
+
+  async function list<T> (
+    paged: Paging, query: GetMObjectsQuery, log: FastifyBaseLogger, map: (o: ReadMObject) => T | Promise<T>
+  ): Promise<{ items: T[], nextCursor: string | null }> {
+    const page = await readPage(query, paged.limit, paged.state, deadline(), log)
+    const items: T[] = []
+    for (const o of page.items) items.push(await map(o))
+    return { items, nextCursor: page.next === undefined ? null : cursors.encode(page.next, paged.hash) }
+  }
+
+  async function one (type: MObjectType, id: number, what: string, query: Partial<GetMObjectsQuery>, log: FastifyBaseLogger): Promise<ReadMObject> {
+    const page = await reader.getMObjects({ type, id, ...query }, deadline(), log)
+    const found = page.objects.find((o) => o.id === id)
+    if (found === undefined) throw new GatewayError('NOT_FOUND', `${what} ${id} does not exist`)
+    return found
+  }
+
+  async function opportunityFields (log: FastifyBaseLogger) {
+    return (await describeCache.get('Opportunity', deadline(), log)).fields
+  }
+
+  app.get<{ Params: { id: number } }>('/opportunities/:id', {
+    schema: {
+      tags: ['opportunities'],
+      operationId: 'getOpportunity',
+      summary: 'Read one opportunity',
+      description: 'getMObjects by id. Custom fields are typed from describeMObject (cached).',
+      params: OpportunityParams,
+      response: { 200: { ...ref(Opportunity), description: 'The opportunity' }, ...notFound('opportunity'), ...readErrorResponses }
+    }
+  }, async (request) => {
+    const [object, fields] = await Promise.all([one('Opportunity', request.params.id, 'opportunity', {}, request.log), opportunityFields(request.log)])
+    try {
+      return opportunityFromMObject(object, fields)
+    } catch (err) {
+      return upstreamValueError(err)
+    }
+  })
+
+  app.get<{ Querystring: OpportunityListQuery }>('/opportunities', {
+    schema: {
+      tags: ['opportunities'],
+      operationId: 'listOpportunities',
+      summary: 'List opportunities, or look one up by external key',
+      description: 'getMObjects with criteria (Name, Stage, Type equal; Created At/Updated At ranges), a Company association, or an externalKey. ' +
+        'Pages of `limit` objects; pass `nextCursor` back as `cursor` with the same filters.',
+      querystring: OpportunityListQuery,
+      response: { 200: { ...ref(OpportunityPage), description: 'One page of opportunities' }, ...readErrorResponses }
+    }
+  }, async (request) => {
+    const q = request.query
+    const paged = paging('/opportunities', q)
+    const keyName = q['externalKey.name']
+    const keyValue = q['externalKey.value']
+    if ((keyName === undefined) !== (keyValue === undefined)) {
+      const missing = keyName === undefined ? 'externalKey.name' : 'externalKey.value'
+      throw new GatewayError('VALIDATION_FAILED', `externalKey.name and externalKey.value go together: ${missing} is missing`, { errors: [{ path: `querystring:/${missing}`, message: 'is required with the other externalKey parameter' }] })
+    }
+    const externalKey = keyName !== undefined && keyValue !== undefined ? { name: keyName, value: keyValue } : undefined
+    const associations: Association[] = q.companyId === undefined ? [] : [{ mObjType: 'Company', id: q.companyId }]
+    const query: GetMObjectsQuery = {
+      type: 'Opportunity',
+      criteria: [...eq('Name', q.name), ...eq('Stage', q.stage), ...eq('Type', q.type), ...range('Created At', q['createdAt.gte'], q['createdAt.lt']), ...range('Updated At', q['updatedAt.gte'], q['updatedAt.lt'])],
+      associations
+    }
+    if (externalKey !== undefined) query.externalKey = externalKey
+    if (q.marketoGUID !== undefined) query.marketoGUID = q.marketoGUID
+    const fields = await opportunityFields(request.log)
+    query.fields = fields.filter((f) => f.custom).map((f) => f.name)
+    return await list(paged, query, request.log, (o) => {
+      try {
+        return opportunityFromMObject(o, fields, externalKey)
+      } catch (err) {
+        return upstreamValueError(err)
+      }
+    })
+  })
+
+  app.get<{ Querystring: RoleListQuery }>('/opportunities/roles', {
+    schema: {
+      tags: ['opportunities'],
+      operationId: 'listOpportunityRoles',
+      summary: 'List opportunity person roles, by opportunity, person or role',
+      querystring: RoleListQuery,
+      response: { 200: { ...ref(OpportunityRolePage), description: 'One page of roles' }, ...readErrorResponses }
+    }
+  }, async (request) => {
+    const q = request.query
+    const paged = paging('/opportunities/roles', q)
+    const associations: Association[] = []
+    if (q.opportunityId !== undefined) associations.push({ mObjType: 'Opportunity', id: q.opportunityId })
+    if (q.personId !== undefined) associations.push({ mObjType: 'Lead', id: q.personId })
+    const query: GetMObjectsQuery = { type: 'OpportunityPersonRole', criteria: eq('Role', q.role), associations }
+    if (q.marketoGUID !== undefined) query.marketoGUID = q.marketoGUID
+    return await list(paged, query, request.log, (o) => {
+      try {
+        return roleFromMObject(o)
+      } catch (err) {
+        return upstreamValueError(err)
+      }
+    })
+  })
+
+  app.get<{ Params: { id: number } }>('/opportunities/roles/:id', {
+    schema: {
+      tags: ['opportunities'],
+      operationId: 'getOpportunityRole',
+      summary: 'Read one opportunity person role',
+      params: RoleParams,
+      response: { 200: { ...ref(OpportunityRole), description: 'The role' }, ...notFound('role'), ...readErrorResponses }
+    }
+  }, async (request) => {
+    const object = await one('OpportunityPersonRole', request.params.id, 'role', {}, request.log)
+    try {
+      return roleFromMObject(object)
+    } catch (err) {
+      return upstreamValueError(err)
+    }
+  })
+
+  app.get<{ Params: { programId: number } }>('/programs/:programId', {
+    schema: {
+      tags: ['programs'],
+      operationId: 'getProgram',
+      summary: 'Read one program with its costs, tags and channel',
+      description: 'getMObjects by id with includeDetails, so period costs come back too.',
+      params: ProgramParams,
+      response: { 200: { ...ref(Program), description: 'The program' }, ...notFound('program'), ...readErrorResponses }
+    }
+  }, async (request) => {
+    const object = await one('Program', request.params.programId, 'program', { includeDetails: true, criteria: [{ attrName: 'Include Archive', comparison: 'EQ', attrValue: 'true' }] }, request.log)
+    try {
+      return programFromMObject(object)
+    } catch (err) {
+      return upstreamValueError(err)
+    }
+  })
+
+  app.get<{ Querystring: ProgramListQuery }>('/programs', {
+    schema: {
+      tags: ['programs'],
+      operationId: 'listPrograms',
+      summary: 'List programs by name, tag or workspace',
+      description: 'getMObjects with criteria Name, Tag Type, Tag Value, Workspace Id, Workspace Name (equal) and Include Archive; costs included.',
+      querystring: ProgramListQuery,
+      response: { 200: { ...ref(ProgramPage), description: 'One page of programs' }, ...readErrorResponses }
+    }
+  }, async (request) => {
+    const q = request.query
+    const paged = paging('/programs', q)
+    const criteria = [
+      ...eq('Name', q.name), ...eq('Tag Type', q.tagType), ...eq('Tag Value', q.tagValue),
+      ...eq('Workspace Id', q.workspaceId), ...eq('Workspace Name', q.workspaceName),
+      ...(q.includeArchived === true ? eq('Include Archive', 'true') : [])
+    ]
+    return await list(paged, { type: 'Program', criteria, includeDetails: true }, request.log, (o) => {
+      try {
+        return programFromMObject(o)
+      } catch (err) {
+        return upstreamValueError(err)
+      }
+    })
+  })
+
+  app.get<{ Params: { type: MObjectType } }>('/mobjects/:type/describe', {
+    schema: {
+      tags: ['mobjects'],
+      operationId: 'describeMObject',
+      summary: 'The fields of an MObject type (describeMObject, cached)',
+      description: 'Name, data type, size, read-only and custom flag of every field. Answers are cached for DESCRIBE_CACHE_TTL_MS.',
+      params: DescribeParams,
+      response: { 200: { ...ref(ObjectDescription), description: 'The field list' }, ...readErrorResponses, 501: problemResponse('The configured backend cannot describe this type (the REST API has no Program describe)') }
+    }
+  }, async (request) => {
+    const meta = await describeCache.get(request.params.type, deadline(), request.log)
+    return { type: request.params.type, fields: meta.fields, fetchedAt: meta.fetchedAt }
+  })
+}
+
+export default readRoutes

@@ -1,0 +1,122 @@
+import { GatewayError } from '../domain/errors.js'
+import { toGatewayError } from '../backends/soap/faults.js'
+import type { MObject, SyncOperation } from '../backends/soap/types.js'
+import type { CallSlot } from './state/admission.js'
+import type { CallLog, CallOutcome, Executor } from './executor.js'
+
+export interface Dispatcher {
+  send (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog): Promise<CallOutcome>
+}
+
+interface Entry {
+  objects: MObject[]
+  deadline: number
+  log: CallLog
+  resolve: (outcome: CallOutcome) => void
+}
+
+interface Batch {
+  key: string
+  operation: SyncOperation
+  entries: Entry[]
+  size: number
+  open: boolean
+  timer?: NodeJS.Timeout
+}
+
+export interface CoalescerOptions {
+  windowMs: number
+  maxObjects: number
+  onFlush?: (requests: number, objects: number) => void
+}
+
+// Merges concurrent writes of the same type and operation, from any callers, into shared
+// syncMObjects calls of up to `maxObjects`. A batch stays open for `windowMs` and then for as long
+// as it waits for a call slot, so under load calls fill up and under light load latency stays low.
+// Each caller gets exactly its own statuses, in its own order; a request's objects stay together.
+export class Coalescer implements Dispatcher {
+  private readonly open = new Map<string, Batch>()
+
+  constructor (private readonly executor: Executor, private readonly opts: CoalescerOptions) {}
+
+  send (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog): Promise<CallOutcome> {
+    const type = objects[0]?.type
+    // Mixed types depend on their order inside one call; full chunks gain nothing from merging.
+    if (this.opts.windowMs <= 0 || objects.length >= this.opts.maxObjects || objects.some((o) => o.type !== type)) {
+      return this.executor.send(operation, objects, deadline, log)
+    }
+    return new Promise((resolve) => {
+      const key = `${operation}:${type}`
+      let batch = this.open.get(key)
+      if (batch !== undefined && batch.size + objects.length > this.opts.maxObjects) {
+        this.close(batch)
+        batch = undefined
+      }
+      if (batch === undefined) {
+        batch = { key, operation, entries: [], size: 0, open: true }
+        this.open.set(key, batch)
+        const b = batch
+        b.timer = setTimeout(() => { this.acquire(b, Math.min(...b.entries.map((e) => e.deadline))) }, this.opts.windowMs)
+      }
+      batch.entries.push({ objects, deadline, log, resolve })
+      batch.size += objects.length
+      if (batch.size >= this.opts.maxObjects) {
+        clearTimeout(batch.timer)
+        this.close(batch)
+        this.acquire(batch, Math.min(...batch.entries.map((e) => e.deadline)))
+      }
+    })
+  }
+
+  private close (batch: Batch): void {
+    if (!batch.open) return
+    batch.open = false
+    if (this.open.get(batch.key) === batch) this.open.delete(batch.key)
+  }
+
+  private acquire (batch: Batch, deadline: number): void {
+    if (batch.timer === undefined) return
+    batch.timer = undefined
+    this.executor.acquireSlot(deadline).then((slot) => {
+      this.close(batch)
+      this.dispatch(batch, slot).catch(() => {})
+    }, (err: unknown) => {
+      this.close(batch)
+      const error = toGatewayError(err)
+      for (const e of batch.entries) e.resolve({ calls: 0, results: e.objects.map(() => error), error })
+    })
+  }
+
+  private async dispatch (batch: Batch, slot: CallSlot): Promise<void> {
+    const entries = batch.entries
+    const objects = entries.flatMap((e) => e.objects)
+    const deadline = Math.min(...entries.map((e) => e.deadline))
+    this.opts.onFlush?.(entries.length, objects.length)
+    let outcome: CallOutcome
+    try {
+      outcome = await this.executor.send(batch.operation, objects, deadline, entries[0].log, slot)
+    } catch (err) {
+      slot.abandon()
+      const error = toGatewayError(err)
+      outcome = { calls: 1, results: objects.map(() => error), error }
+    }
+    const error = outcome.error
+    // Marketo applies nothing when it rejects a call, so each caller can be re-sent alone: one
+    // caller's bad data must not fail the others. Only when no object of the batch was sent.
+    if (entries.length > 1 && error !== undefined && error.code === 'UPSTREAM_REJECTED' &&
+        outcome.results.every((r) => r instanceof GatewayError && !r.sent)) {
+      await Promise.all(entries.map(async (e) => {
+        const alone = await this.executor.send(batch.operation, e.objects, e.deadline, e.log)
+        e.resolve({ ...alone, calls: alone.calls + outcome.calls })
+      }))
+      return
+    }
+    let offset = 0
+    for (const e of entries) {
+      const results = outcome.results.slice(offset, offset + e.objects.length)
+      offset += e.objects.length
+      const own = results.find((r): r is GatewayError => r instanceof GatewayError)
+      e.resolve({ calls: outcome.calls, results, error: own })
+    }
+  }
+}

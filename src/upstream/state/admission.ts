@@ -1,0 +1,123 @@
+import { GatewayError } from '../../domain/errors.js'
+import type { CircuitBreaker } from './breaker.js'
+import type { Limiter } from './limiter.js'
+
+/** Marketo's daily quota as this process knows it: after 20015 (SOAP) or 607 (REST), calls fail fast. */
+export class QuotaState {
+  private until = 0
+  private code = 20015
+
+  constructor (private readonly now: () => number = Date.now) {}
+
+  get blocked (): boolean { return this.until > this.now() }
+
+  block (code: number, ms: number): void {
+    this.until = this.now() + ms
+    this.code = code
+  }
+
+  error (): GatewayError {
+    return new GatewayError('UPSTREAM_QUOTA_EXCEEDED', `Marketo daily API quota exceeded (${this.code})`, { upstreamCode: this.code, retryAfterMs: Math.max(0, this.until - this.now()) })
+  }
+}
+
+export const QUOTA_CODES = new Set([20015, 607])
+
+/** One admitted Marketo call: its own deadline, and what its outcome tells the circuit breaker. */
+export interface CallSlot {
+  /** When this call must be over: the call timeout, or the request's deadline if that is earlier. */
+  readonly callDeadline: number
+  /** Ends the call: frees its limiter slot and records its outcome (no error: Marketo answered). */
+  end (error?: GatewayError): void
+  /** Gives the slot back unused: nothing was sent, nothing is learnt about Marketo. */
+  abandon (): void
+}
+
+export interface AdmissionOptions {
+  limiter: Limiter
+  breaker: CircuitBreaker
+  quota: QuotaState
+  callTimeoutMs: number
+  /** A call starts only with at least this much of the request's deadline left (default: the call timeout). */
+  minCallMs?: number
+  quotaRetryAfterMs: number
+  now?: () => number
+}
+
+/**
+ * Everything that must hold before any Marketo call may start, for every operation: the request
+ * deadline leaves room for a whole call, the daily quota, the circuit, the call budget. A call that
+ * starts can therefore always run its full call timeout, so a timeout is Marketo's, never the
+ * gateway's own deadline (issue #12); a call that cannot start in time is refused at once, or as
+ * soon as the wait for a slot says so, and its objects are not applied.
+ */
+export class Admission {
+  readonly minCallMs: number
+  private readonly now: () => number
+
+  constructor (private readonly opts: AdmissionOptions) {
+    this.minCallMs = Math.min(opts.minCallMs ?? opts.callTimeoutMs, opts.callTimeoutMs)
+    this.now = opts.now ?? Date.now
+  }
+
+  /** The latest moment a call of a request with this deadline may start. */
+  latestStart (deadline: number): number {
+    return deadline - this.minCallMs
+  }
+
+  async acquire (deadline: number): Promise<CallSlot> {
+    const latest = this.latestStart(deadline)
+    if (this.now() > latest) throw tooLate()
+    if (this.opts.quota.blocked) throw this.opts.quota.error()
+    const ticket = this.opts.breaker.admit()
+    let release: () => void
+    try {
+      release = await this.opts.limiter.acquire(latest)
+    } catch (err) {
+      // A probe that was never sent tells nothing about Marketo: the next call may probe.
+      this.opts.breaker.releaseProbe(ticket)
+      throw err
+    }
+    const started = this.now()
+    if (started > latest) {
+      release()
+      this.opts.breaker.releaseProbe(ticket)
+      throw tooLate()
+    }
+    const callDeadline = Math.min(deadline, started + this.opts.callTimeoutMs)
+    const ownDeadline = deadline < started + this.opts.callTimeoutMs
+    let ended = false
+    return {
+      callDeadline,
+      abandon: () => {
+        if (ended) return
+        ended = true
+        release()
+        this.opts.breaker.releaseProbe(ticket)
+      },
+      end: (error?: GatewayError) => {
+        if (ended) return
+        ended = true
+        release()
+        if (error === undefined) {
+          this.opts.breaker.success()
+          return
+        }
+        if (error.upstreamCode !== undefined && QUOTA_CODES.has(error.upstreamCode)) this.opts.quota.block(error.upstreamCode, this.opts.quotaRetryAfterMs)
+        if (error.upstreamCode !== undefined) {
+          // Marketo answered: the transport works.
+          this.opts.breaker.success()
+        } else if (error.code === 'VALIDATION_FAILED' || (ownDeadline && error.code === 'UPSTREAM_TIMEOUT')) {
+          // Nothing about Marketo: refused before sending, or cut short by the gateway's own deadline.
+          this.opts.breaker.releaseProbe(ticket)
+        } else {
+          this.opts.breaker.failure()
+        }
+      }
+    }
+  }
+}
+
+function tooLate (): GatewayError {
+  return new GatewayError('RATE_LIMITED', 'too little of the request deadline is left to start a Marketo call that could finish in time (MARKETO_MIN_CALL_MS)', { retryAfterMs: 1_000, sent: false })
+}

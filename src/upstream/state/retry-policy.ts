@@ -1,0 +1,65 @@
+import type { GatewayError } from '../../domain/errors.js'
+import { RETRYABLE_FAULTS } from '../../backends/soap/faults.js'
+import type { RetryBudget } from './breaker.js'
+import type { Admission } from './admission.js'
+
+// What every path that calls Marketo shares: the call budget, the circuit and the retry rule's knobs.
+export interface CallPolicyOptions {
+  admission: Admission
+  budget: RetryBudget
+  callTimeoutMs: number
+  maxAttempts: number
+  backoffBaseMs: number
+  backoffMaxMs: number
+  quotaRetryAfterMs: number
+  random?: () => number
+  now?: () => number
+}
+
+export interface RetryContext {
+  attempt: number
+  maxAttempts: number
+  // The whole call can be repeated without changing its effect (reads, UPDATE by id).
+  idempotent: boolean
+  // A 20016 was already answered by re-signing once.
+  resigned: boolean
+  deadline: number
+  // A retry is worth waiting for only if a whole call still fits before the deadline afterwards.
+  minCallMs?: number
+  backoffBaseMs: number
+  backoffMaxMs: number
+  budget: RetryBudget
+  now: () => number
+  random: () => number
+}
+
+// The one retry rule for every Marketo call: how long to wait before the next attempt, or
+// undefined for no retry. Retries happen only where provably safe, inside the deadline and the
+// retry budget (README, "Failure semantics").
+export function retryDelay (error: GatewayError, ctx: RetryContext): number | undefined {
+  if (ctx.attempt >= ctx.maxAttempts) return undefined
+  const code = error.upstreamCode
+  let safe: boolean
+  let immediate = false
+  if (code === 20016) {
+    // Re-sign with a fresh timestamp, once: the call was rejected before anything was applied.
+    safe = !ctx.resigned
+    immediate = true
+  } else if (code !== undefined) {
+    safe = RETRYABLE_FAULTS.has(code)
+  } else if (error.code === 'UPSTREAM_UNAVAILABLE' || error.code === 'UPSTREAM_CONCURRENCY_LIMITED') {
+    safe = !error.sent || ctx.idempotent
+  } else if (error.code === 'UPSTREAM_TIMEOUT' || error.code === 'UPSTREAM_CONNECTION_LOST') {
+    safe = ctx.idempotent
+  } else {
+    safe = false
+  }
+  if (!safe) return undefined
+  // A fresh timestamp must differ from the rejected one, and timestamps have whole seconds.
+  const delay = immediate
+    ? 1_005 - (ctx.now() % 1_000)
+    : Math.min(ctx.backoffMaxMs, ctx.backoffBaseMs * 2 ** (ctx.attempt - 1)) * (0.5 + ctx.random() / 2)
+  if (ctx.now() + delay + (ctx.minCallMs ?? 0) >= ctx.deadline) return undefined
+  if (!ctx.budget.tryRetry()) return undefined
+  return Math.round(delay)
+}
