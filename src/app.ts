@@ -18,7 +18,6 @@ import readRoutes from './http/routes/reads.js'
 import deleteRoutes from './http/routes/deletes.js'
 import { DescribeCache } from './upstream/describe-cache.js'
 import { readSchemas } from './http/schemas/reads.js'
-import { createReadExecutor } from './upstream/reader.js'
 import { sharedSchemas } from './http/schemas/common.js'
 
 declare module 'fastify' {
@@ -124,7 +123,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(marketoPlugin, { config, now: opts.now })
   await app.register(idempotencyPlugin, config.idempotency)
   await app.register(healthRoutes)
-  const reader = createReadExecutor(app.marketo, config.marketo)
+  const reader = app.marketo.reader
   const describeCache = new DescribeCache(reader, config.describe.cacheTtlMs)
   await app.register(writeRoutes, { requestTimeoutMs: config.requestTimeoutMs, describeCache: config.describe.validateCustomFields ? describeCache : undefined })
   await app.register(readRoutes, { requestTimeoutMs: config.requestTimeoutMs, reader, describeCache })

@@ -46,7 +46,13 @@ export interface GatewayErrorOptions {
   errors?: FieldError[]
   // For upstream failures: whether bytes of the call reached Marketo (so its outcome is unknown).
   sent?: boolean
+  // For upstream failures, set by the backend that classified them: the call was not applied and
+  // may be re-sent (`transient`: after a backoff; `resign`: once, signed with a fresh timestamp;
+  // `reauth`: once, with fresh credentials, at once).
+  retry?: RetryClass
 }
+
+export type RetryClass = 'transient' | 'resign' | 'reauth'
 
 export class GatewayError extends Error {
   readonly code: ErrorCode
@@ -56,6 +62,7 @@ export class GatewayError extends Error {
   readonly retryAfterMs?: number
   readonly errors?: FieldError[]
   readonly sent: boolean
+  readonly retry?: RetryClass
 
   constructor (code: ErrorCode, detail: string, options: GatewayErrorOptions = {}) {
     super(detail, options.cause === undefined ? undefined : { cause: options.cause })
@@ -67,6 +74,7 @@ export class GatewayError extends Error {
     this.retryAfterMs = options.retryAfterMs
     this.errors = options.errors
     this.sent = options.sent ?? false
+    this.retry = options.retry
   }
 }
 

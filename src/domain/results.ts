@@ -1,5 +1,5 @@
 import type { GatewayError } from './errors.js'
-import type { Attrib, MObject, MObjStatus, MarketoStatus } from '../backends/soap/types.js'
+import type { Attrib, MObject, MObjStatus, MarketoStatus } from './model.js'
 
 export type ObjectStatus = 'created' | 'updated' | 'unchanged' | 'skipped' | 'failed' | 'deleted' | 'unknown' | 'not_applied'
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { timingSafeEqual } from 'node:crypto'
-import type { MObject, MObjStatus } from '../backends/soap/types.js'
+import type { MObject, MObjStatus } from '../domain/model.js'
 import { computeSignature } from '../backends/soap/signing.js'
 import { SimulatorFault, faultXml } from './faults.js'
 import { HTML_502, hostileBody, type Knob, type KnobQueue } from './knobs.js'

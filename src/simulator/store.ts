@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import type { Association, Attrib, MObject, MObjStatus, SyncOperation } from '../backends/soap/types.js'
+import type { Association, Attrib, MObject, MObjStatus, SyncOperation } from '../domain/model.js'
 import { formatTimestamp } from '../backends/soap/signing.js'
 import { SimulatorFault } from './faults.js'
 import type { GetMObjectsParams } from './parse-request.js'

@@ -1,8 +1,9 @@
 import { GatewayError } from '../domain/errors.js'
-import { toGatewayError } from '../backends/soap/faults.js'
-import type { MObject, SyncOperation } from '../backends/soap/types.js'
+import { classifyTransport } from './errors.js'
+import type { MObject, SyncOperation } from '../domain/model.js'
 import type { CallSlot } from './state/admission.js'
-import type { CallLog, CallOutcome, Executor } from './executor.js'
+import type { CallLog } from './executor.js'
+import type { BatchSender, CallOutcome } from './batch.js'
 
 export interface Dispatcher {
   send (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog): Promise<CallOutcome>
@@ -37,7 +38,7 @@ export interface CoalescerOptions {
 export class Coalescer implements Dispatcher {
   private readonly open = new Map<string, Batch>()
 
-  constructor (private readonly executor: Executor, private readonly opts: CoalescerOptions) {}
+  constructor (private readonly executor: BatchSender, private readonly opts: CoalescerOptions) {}
 
   send (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog): Promise<CallOutcome> {
     const type = objects[0]?.type
@@ -82,7 +83,7 @@ export class Coalescer implements Dispatcher {
       this.dispatch(batch, slot).catch(() => {})
     }, (err: unknown) => {
       this.close(batch)
-      const error = toGatewayError(err)
+      const error = classifyTransport(err)
       for (const e of batch.entries) e.resolve({ calls: 0, results: e.objects.map(() => error), error })
     })
   }
@@ -97,7 +98,7 @@ export class Coalescer implements Dispatcher {
       outcome = await this.executor.send(batch.operation, objects, deadline, entries[0].log, slot)
     } catch (err) {
       slot.abandon()
-      const error = toGatewayError(err)
+      const error = classifyTransport(err)
       outcome = { calls: 1, results: objects.map(() => error), error }
     }
     const error = outcome.error

@@ -1,5 +1,5 @@
 import { GatewayError } from '../domain/errors.js'
-import type { ObjectMetadata } from '../backends/soap/reads.js'
+import type { ObjectMetadata } from '../domain/queries.js'
 import type { CallLog } from './executor.js'
 
 export interface DescribeSource {

@@ -1,5 +1,5 @@
 import { GatewayError } from '../domain/errors.js'
-import type { MObject, SyncOperation } from '../backends/soap/types.js'
+import type { MObject, SyncOperation } from '../domain/model.js'
 import type { CallLog } from './executor.js'
 import type { Dispatcher } from './coalescer.js'
 import { fromCallError, fromMarketoStatus, summarize, type ObjectResult, type Summary } from '../domain/results.js'

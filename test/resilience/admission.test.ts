@@ -86,7 +86,9 @@ describe('a burst never starts a call that cannot finish inside the request dead
       const responses = await Promise.all(Array.from({ length: 40 }, () => request(`${gw.url}/opportunities?stage=Negotiation&limit=10`)))
       gw.sim.knobs.clear()
       for (const res of responses) assertHonest(res)
-      assert.ok(responses.filter((r) => r.status === 200).length >= 20, responses.map((r) => r.status).join(','))
+      // One deadline for the whole request: the describe (2.5 s) and the first wave of lists (2.5 s) fit;
+      // a second wave would start at 5 s, too late for a whole 3 s call before 8 s (issue #13).
+      assert.ok(responses.filter((r) => r.status === 200).length >= 10, responses.map((r) => r.status).join(','))
       assert.equal(await circuit(gw.url), 'closed')
     } finally {
       await gw.close()

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { DEMO_REST_CLIENT_ID, DEMO_REST_CLIENT_SECRET, toGuid, type RunningSimulator } from '../../src/simulator/index.js'
-import { OPPORTUNITY_FIELDS } from '../../src/http/mapping/fields.js'
+import { OPPORTUNITY_FIELDS } from '../../src/domain/fields.js'
 import { restRequestProblems } from '../helpers/rest-schema.js'
 import { envelope, post, start, type Closeable } from './helpers.js'
 

@@ -3,10 +3,13 @@ import assert from 'node:assert/strict'
 import { Limiter } from '../../src/upstream/state/limiter.js'
 import { CircuitBreaker, RetryBudget } from '../../src/upstream/state/breaker.js'
 import { Admission, QuotaState } from '../../src/upstream/state/admission.js'
-import { Executor, type SyncBackend } from '../../src/upstream/executor.js'
-import { TransportError } from '../../src/backends/soap/http-transport.js'
+import { CallExecutor } from '../../src/upstream/executor.js'
+import { BatchSender } from '../../src/upstream/batch.js'
+import type { MarketoBackend } from '../../src/upstream/backend.js'
+import { classifyTransport } from '../../src/upstream/errors.js'
+import { TransportError } from '../../src/upstream/transport.js'
 import { GatewayError } from '../../src/domain/errors.js'
-import type { MObject } from '../../src/backends/soap/types.js'
+import type { MObject } from '../../src/domain/model.js'
 
 // Issue #12, defect 2: a half-open probe that the admission refuses after the breaker let it
 // through (rolling window, queue full, deadline) must give the probe slot back, so that the
@@ -24,12 +27,17 @@ function setup (limiterOpts: ConstructorParameters<typeof Limiter>[0]) {
   const quota = new QuotaState(clock)
   const admission = new Admission({ limiter, breaker, quota, callTimeoutMs: 3_000, quotaRetryAfterMs: 60_000, now: clock })
   let sent = 0
-  const backend: SyncBackend = {
-    planSync: (_op, objs) => ({
+  const backend = {
+    classify: classifyTransport,
+    planSync: (_op: string, objs: MObject[]) => ({
       local: new Map(),
       calls: [{
+        operation: 'syncMObjects',
+        objects: objs.length,
+        idempotent: false,
         indexes: objs.map((_, i) => i),
-        objects: objs,
+        objectsSent: objs,
+        parse: (raw: unknown) => raw as Array<{ id: number, status: 'CREATED' }>,
         send: async () => {
           sent++
           if (!up) throw new TransportError('connect', 'refused', { sent: false })
@@ -37,8 +45,9 @@ function setup (limiterOpts: ConstructorParameters<typeof Limiter>[0]) {
         }
       }]
     })
-  }
-  const executor = new Executor({ backend, admission, budget: new RetryBudget({ ratio: 0, minPerWindow: 0, windowMs: 1_000 }), callTimeoutMs: 3_000, maxAttempts: 1, backoffBaseMs: 1, backoffMaxMs: 1, quotaRetryAfterMs: 60_000, now: clock })
+  } as unknown as MarketoBackend
+  const calls = new CallExecutor({ classify: classifyTransport, admission, budget: new RetryBudget({ ratio: 0, minPerWindow: 0, windowMs: 1_000 }), callTimeoutMs: 3_000, maxAttempts: 1, backoffBaseMs: 1, backoffMaxMs: 1, quotaRetryAfterMs: 60_000, now: clock })
+  const executor = new BatchSender(backend, calls)
   return {
     limiter,
     breaker,

@@ -1,9 +1,10 @@
 import { GatewayError } from '../../domain/errors.js'
-import type { CallHints } from '../soap/http-transport.js'
-import type { MObject, MObjStatus, SyncOperation } from '../soap/types.js'
-import type { SyncBackend, SyncCallPlan } from '../../upstream/executor.js'
+import type { CallHints } from '../../upstream/transport.js'
+import type { MObject, MObjStatus, SyncOperation } from '../../domain/model.js'
+import type { SyncCallPlan } from '../../upstream/backend.js'
+import { isIdempotentWrite } from '../../domain/model.js'
 import { firstError, readEnvelope, restError, TOKEN_ERRORS, type RestEnvelope } from './errors.js'
-import { BoundedHttp, type TransportOptions } from '../soap/http-transport.js'
+import { BoundedHttp, type TransportOptions } from '../../upstream/transport.js'
 import { planRestCalls, recordStatuses, restProblems, type RestCall, type RestMappingConfig } from './mapping.js'
 import { TokenCache } from './token.js'
 
@@ -29,12 +30,15 @@ export interface RestRequest {
 /** The REST API's body limit for standard calls (rest-api.md). */
 export const MAX_REST_BODY_BYTES = 1024 * 1024
 
+/** The REST call's name in logs and metrics. */
+const REST_OPERATION: Record<RestCall['kind'], string> = { opportunities: 'syncOpportunities', roles: 'syncOpportunityRoles', program: 'updateProgram' }
+
 /** Program update answers that mean "this one program" rather than "this call". */
 const PROGRAM_NOT_FOUND = new Set([702, 610])
 
 // The REST backend behind the executor's seam: how a batch becomes REST calls, and how each
 // call's answer becomes one status per record.
-export class MarketoRestClient implements SyncBackend {
+export class MarketoRestClient {
   readonly http: BoundedHttp
   readonly tokens: TokenCache
   private readonly endpoint: string
@@ -74,31 +78,39 @@ export class MarketoRestClient implements SyncBackend {
     const plan = planRestCalls(operation, objects)
     return {
       local: plan.local,
-      calls: plan.calls.map((call) => ({
-        indexes: call.indexes,
-        objects: call.indexes.map((i) => objects[i]),
-        send: async (hints: CallHints) => await this.runCall(call, objects, hints)
-      }))
+      calls: plan.calls.map((call) => {
+        const sent = call.indexes.map((i) => objects[i])
+        return {
+          operation: REST_OPERATION[call.kind],
+          objects: sent.length,
+          idempotent: isIdempotentWrite(operation, sent),
+          indexes: call.indexes,
+          objectsSent: sent,
+          send: async (hints: CallHints) => await this.runCall(call, objects, hints),
+          parse: (statuses: MObjStatus[]) => statuses
+        }
+      })
     }
   }
 
   /**
-   * One authenticated REST request and its JSON envelope. A rejected token (601/602) means
-   * nothing was applied: the token is refreshed once and the request resent.
+   * One authenticated REST request and its JSON envelope: exactly one call against Marketo's
+   * limits. A rejected token (601/602) is dropped and thrown as a `reauth` error.
    */
   async send (req: RestRequest, hints: CallHints): Promise<RestEnvelope> {
     const query = req.query === undefined ? '' : `?${new URLSearchParams(req.query).toString()}`
-    let env: RestEnvelope | undefined
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const token = await this.tokens.get(hints)
-      const headers: Record<string, string> = { Accept: 'application/json', Authorization: `Bearer ${token}` }
-      if (req.contentType !== undefined) headers['Content-Type'] = req.contentType
-      env = readEnvelope(await this.http.request({ method: req.method, url: this.endpoint + req.path + query, headers, body: req.body }, hints))
-      if (env.success || !TOKEN_ERRORS.has(firstError(env).code)) break
+    const token = await this.tokens.get(hints)
+    const headers: Record<string, string> = { Accept: 'application/json', Authorization: `Bearer ${token}` }
+    if (req.contentType !== undefined) headers['Content-Type'] = req.contentType
+    const env = readEnvelope(await this.http.request({ method: req.method, url: this.endpoint + req.path + query, headers, body: req.body }, hints))
+    if (!env.success && TOKEN_ERRORS.has(firstError(env).code)) {
+      // Nothing was applied. The executor re-sends the call once (a new attempt through the call
+      // gate: it is another call against Marketo's limits) with a fresh token.
       this.tokens.invalidate(token)
-      if (hints.progress !== undefined) hints.progress.sent = false
+      const e = firstError(env)
+      throw restError(e.code, e.message, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
     }
-    return env as RestEnvelope
+    return env
   }
 
   private async runCall (call: RestCall, objects: MObject[], hints: CallHints): Promise<MObjStatus[]> {

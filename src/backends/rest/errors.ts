@@ -1,6 +1,7 @@
 import { GatewayError } from '../../domain/errors.js'
-import { TransportError } from '../soap/http-transport.js'
-import type { BoundedResponse } from '../soap/http-transport.js'
+import { TransportError } from '../../upstream/transport.js'
+import { classifyTransport } from '../../upstream/errors.js'
+import type { BoundedResponse } from '../../upstream/transport.js'
 
 // REST answers become the same GatewayError codes as their SOAP twins (src/backends/soap/faults.ts),
 // keyed on codes, never on message texts. A response-level 6xx/7xx error means Marketo did not
@@ -25,19 +26,22 @@ export function restError (code: number, message: string, opts: { quotaRetryAfte
   switch (code) {
     case 601:
     case 602:
+      // The token expired or was revoked: nothing was applied; a fresh token is fetched and the call re-sent once.
+      return new GatewayError('UPSTREAM_AUTH', `Marketo refused the gateway's access token (${code}: ${text})`, { ...base, retry: 'reauth' })
     case 603:
-      return new GatewayError('UPSTREAM_AUTH', `Marketo refused the gateway's access token or permissions (${code}: ${text})`, base)
+      return new GatewayError('UPSTREAM_AUTH', `Marketo refused the gateway's permissions (${code}: ${text})`, base)
     case 606:
-      return new GatewayError('UPSTREAM_RATE_LIMITED', 'Marketo rate limit reached (606)', { ...base, retryAfterMs: 20_000 })
+      return new GatewayError('UPSTREAM_RATE_LIMITED', 'Marketo rate limit reached (606)', { ...base, retryAfterMs: 20_000, retry: 'transient' })
     case 607:
       return new GatewayError('UPSTREAM_QUOTA_EXCEEDED', 'Marketo daily API quota exceeded (607)', { ...base, retryAfterMs: opts.quotaRetryAfterMs ?? 60 * 60_000 })
     case 615:
-      return new GatewayError('UPSTREAM_CONCURRENCY_LIMITED', 'Marketo concurrency limit reached (615)', { ...base, retryAfterMs: 1_000 })
+      return new GatewayError('UPSTREAM_CONCURRENCY_LIMITED', 'Marketo concurrency limit reached (615)', { ...base, retryAfterMs: 1_000, retry: 'transient' })
     case 604:
     case 608:
     case 611:
-    case 614:
     case 713:
+      return new GatewayError('UPSTREAM_INTERNAL', `Marketo reported an internal error (${code}: ${text})`, { ...base, retry: 'transient' })
+    case 614:
       return new GatewayError('UPSTREAM_INTERNAL', `Marketo reported an internal error (${code}: ${text})`, base)
     default:
       // 605, 609, 610, 612, 7xx, and record codes (1003, 1004, 1005, 718) at request level.
@@ -79,3 +83,11 @@ export function firstError (env: RestEnvelope): { code: number, message: string 
   const code = Number(e?.code)
   return { code: Number.isInteger(code) ? code : 0, message: typeof e?.message === 'string' ? e.message : 'no message' }
 }
+
+/** The REST backend's classification: its own GatewayErrors as thrown, transport trouble as everywhere. */
+export function classifyRestError (err: unknown): GatewayError {
+  return classifyTransport(err)
+}
+
+/** How every 400 for what the REST API cannot express begins. */
+export const REST_UNSUPPORTED = 'not supported by the REST backend (MARKETO_BACKEND=rest)'

@@ -1,5 +1,5 @@
-import type { Attrib, MObject, MObjStatus, SyncOperation } from '../soap/types.js'
-import { OPPORTUNITY_FIELDS } from '../../http/mapping/fields.js'
+import type { Attrib, MObject, MObjStatus, SyncOperation } from '../../domain/model.js'
+import { OPPORTUNITY_FIELDS } from '../../domain/fields.js'
 
 // MObjects (the gateway's one internal model, built by src/http/mapping/) to Marketo REST calls, and
 // REST results back to MObject statuses. What REST cannot express is refused before any call

@@ -1,13 +1,13 @@
 import { GatewayError } from '../../domain/errors.js'
-import { OPPORTUNITY_FIELDS } from '../../http/mapping/fields.js'
-import type { FieldMetadata, GetMObjectsPage, GetMObjectsQuery, ObjectMetadata, ReadMObject } from '../soap/reads.js'
-import type { Attrib, MObjStatus, TypeAttrib } from '../soap/types.js'
-import type { DeleteTarget, PreparedCall, ReadBackend } from '../../upstream/reader.js'
+import { OPPORTUNITY_FIELDS } from '../../domain/fields.js'
+import type { FieldMetadata, GetMObjectsPage, GetMObjectsQuery, ObjectMetadata, ReadMObject } from '../../domain/queries.js'
+import type { Attrib, MObjStatus, TypeAttrib } from '../../domain/model.js'
+import type { DeleteTarget, MarketoBackend, PreparedCall } from '../../upstream/backend.js'
 import type { RestEnvelope } from './errors.js'
 import { firstError, restError } from './errors.js'
 import type { RestRequest } from './client.js'
-import { REST_UNSUPPORTED } from './check.js'
-import type { CallHints } from '../soap/http-transport.js'
+import { REST_UNSUPPORTED } from './errors.js'
+import type { CallHints } from '../../upstream/transport.js'
 import { MAX_RECORDS_PER_REST_CALL } from './mapping.js'
 
 // getMObjects, describeMObject and deleteMObjects on the REST API (the same seam as the SOAP
@@ -144,7 +144,9 @@ function rows (env: RestEnvelope): Array<Record<string, unknown>> {
   return (env.result ?? []).filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null)
 }
 
-export function restReadBackend (client: RestSender, opts: RestReadOptions): ReadBackend {
+export type RestReads = Pick<MarketoBackend, 'getMObjects' | 'describe' | 'deleteGroup' | 'deleteMObjects'>
+
+export function restReads (client: RestSender, opts: RestReadOptions): RestReads {
   const keyField = opts.externalKeyField
   const failed = (env: RestEnvelope): GatewayError => {
     const e = firstError(env)
@@ -193,6 +195,8 @@ export function restReadBackend (client: RestSender, opts: RestReadOptions): Rea
         if (query.id !== undefined) {
           return {
             operation: 'getProgram',
+            objects: 0,
+            idempotent: true,
             send: (hints) => client.send({ method: 'GET', path: `/rest/asset/v1/program/${query.id}.json` }, hints),
             parse: (env: RestEnvelope) => ({ objects: rows(ok(env)).map(programFromAsset), hasMore: false, newStreamPosition: '' })
           }
@@ -212,6 +216,8 @@ export function restReadBackend (client: RestSender, opts: RestReadOptions): Rea
       if (query.streamPosition !== undefined) params.nextPageToken = query.streamPosition
       return {
         operation: 'getMObjects',
+        objects: 0,
+        idempotent: true,
         send: (hints) => client.send({ method: 'GET', path: paths.get, query: params }, hints),
         parse: (env: RestEnvelope & { moreResult?: unknown, nextPageToken?: unknown }) => {
           const records = rows(ok(env))
@@ -229,6 +235,8 @@ export function restReadBackend (client: RestSender, opts: RestReadOptions): Rea
       const role = objectName === 'OpportunityPersonRole'
       return {
         operation: 'describeMObject',
+        objects: 0,
+        idempotent: true,
         send: (hints) => client.send({ method: 'GET', path: role ? ROLE_PATHS.describe : OPPORTUNITY_PATHS.describe }, hints),
         parse: (env: RestEnvelope) => {
           const d = rows(ok(env))[0]
@@ -272,6 +280,8 @@ export function restReadBackend (client: RestSender, opts: RestReadOptions): Rea
       const body = JSON.stringify({ deleteBy: byGuid ? 'idField' : 'dedupeFields', input })
       return {
         operation: 'deleteMObjects',
+        objects: objects.length,
+        idempotent: false,
         send: (hints) => client.send({ method: 'POST', path: role ? ROLE_PATHS.delete : OPPORTUNITY_PATHS.delete, contentType: 'application/json', body }, hints),
         parse: (env: RestEnvelope) => {
           const records = rows(ok(env)) as Array<{ seq?: unknown, status?: unknown, marketoGUID?: unknown, reasons?: Array<{ code?: unknown, message?: unknown }> }>

@@ -1,6 +1,6 @@
 import { GatewayError } from '../../domain/errors.js'
-import type { CallHints } from '../soap/http-transport.js'
-import type { BoundedHttp } from '../soap/http-transport.js'
+import type { CallHints } from '../../upstream/transport.js'
+import type { BoundedHttp } from '../../upstream/transport.js'
 
 // OAuth2 client credentials (POST /identity/oauth/token, form body: the secret never goes into a
 // URL, where proxies and logs would keep it). One token cached until shortly before expires_in,

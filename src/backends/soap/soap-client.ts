@@ -1,10 +1,9 @@
 import type { Client, SoapError } from 'strong-soap'
-import type { SyncCallPlan } from '../../upstream/executor.js'
 import strongSoap from './strong-soap.js'
 import { signRequest } from './signing.js'
 import { soapBodyToPlain } from './exact-xml.js'
-import { SoapHttpTransport, type CallHints, type TransportOptions } from './http-transport.js'
-import type { MarketoCredentials, MObject, MObjStatus, MarketoStatus, SyncOperation, Attrib } from './types.js'
+import { SoapHttpTransport, type CallHints, type TransportOptions } from '../../upstream/transport.js'
+import type { MarketoCredentials, MObject, MObjStatus, MarketoStatus, SyncOperation, Attrib } from '../../domain/model.js'
 
 export const MKTOWS_NS = 'http://www.marketo.com/mktows/'
 const AUTH_HEADER = new strongSoap.QName(MKTOWS_NS, 'AuthenticationHeader')
@@ -157,11 +156,6 @@ export class MarketoSoapClient {
         else reject(err ?? new Error('no envelope captured'))
       })
     })
-  }
-
-  /** A batch is one syncMObjects call: Marketo applies it as a whole or rejects it with a fault. */
-  planSync (operation: SyncOperation, objects: MObject[]): SyncCallPlan {
-    return { local: new Map(), calls: [{ indexes: objects.map((_, i) => i), objects, send: (hints) => this.syncMObjects(operation, objects, hints) }] }
   }
 
   async syncMObjects (operation: SyncOperation, objects: MObject[], hints: CallHints = {}): Promise<MObjStatus[]> {

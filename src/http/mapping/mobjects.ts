@@ -1,4 +1,4 @@
-import type { Association, MObject } from '../../backends/soap/types.js'
+import type { Association, MObject } from '../../domain/model.js'
 import type { AssociationInput, MObjectInput, MObjectsSyncBody } from '../schemas/mobjects.js'
 import { MappingError } from './mapping-error.js'
 import { externalKeyAttrib, mapAttribs, type SyncPlan } from './plan.js'

@@ -1,7 +1,7 @@
-import type { Association, MObject } from '../../backends/soap/types.js'
+import type { Association, MObject } from '../../domain/model.js'
 import type { ExternalKey } from '../schemas/common.js'
 import type { CompanyRef, OpportunitiesBody, OpportunityPatchBody } from '../schemas/opportunities.js'
-import { OPPORTUNITY_FIELDS, OPPORTUNITY_RESERVED_NAMES } from './fields.js'
+import { OPPORTUNITY_FIELDS, OPPORTUNITY_RESERVED_NAMES } from '../../domain/fields.js'
 import { MappingError } from './mapping-error.js'
 import { externalKeyAttrib, mapAttribs, tableAttribs, toSyncOperation, type SyncPlan } from './plan.js'
 

@@ -1,4 +1,4 @@
-import type { Attrib, SyncOperation, MObject } from '../../backends/soap/types.js'
+import type { Attrib, SyncOperation, MObject } from '../../domain/model.js'
 import type { ExternalKey, RestOperation } from '../schemas/common.js'
 import { toMarketoValue, type FieldValue } from './values.js'
 

@@ -1,6 +1,6 @@
-import type { MObject, TypeAttrib } from '../../backends/soap/types.js'
+import type { MObject, TypeAttrib } from '../../domain/model.js'
 import type { ProgramCostsBody, ProgramTagsBody } from '../schemas/programs.js'
-import { COST_FIELDS, TAG_FIELDS } from './fields.js'
+import { COST_FIELDS, TAG_FIELDS } from '../../domain/fields.js'
 import { tableAttribs, type SyncPlan } from './plan.js'
 
 // Marketo updates programs only (INSERT/UPSERT fail), and the status is keyed by the program id.

@@ -1,6 +1,6 @@
-import type { Attrib } from '../../backends/soap/types.js'
-import type { FieldMetadata, ReadMObject } from '../../backends/soap/reads.js'
-import { OPPORTUNITY_FIELDS, ROLE_FIELDS, type FieldKind } from './fields.js'
+import type { Attrib } from '../../domain/model.js'
+import type { FieldMetadata, ReadMObject } from '../../domain/queries.js'
+import { OPPORTUNITY_FIELDS, ROLE_FIELDS, type FieldKind } from '../../domain/fields.js'
 import { fromMarketoValue, type FieldValue } from './values.js'
 
 // MObjects as getMObjects returns them -> the JSON the write routes accept (same names, same

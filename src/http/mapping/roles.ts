@@ -1,6 +1,6 @@
-import type { Association, Attrib, MObject } from '../../backends/soap/types.js'
+import type { Association, Attrib, MObject } from '../../domain/model.js'
 import type { RolesBody } from '../schemas/roles.js'
-import { ROLE_FIELDS } from './fields.js'
+import { ROLE_FIELDS } from '../../domain/fields.js'
 import { MappingError } from './mapping-error.js'
 import { externalKeyAttrib, tableAttribs, toSyncOperation, type SyncPlan } from './plan.js'
 

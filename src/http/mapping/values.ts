@@ -1,4 +1,4 @@
-import type { FieldKind } from './fields.js'
+import type { FieldKind } from '../../domain/fields.js'
 
 export type FieldValue = string | number | boolean
 

@@ -1,30 +1,29 @@
 import fp from 'fastify-plugin'
 import { Gauge } from 'prom-client'
-import { MarketoRestClient } from '../../backends/rest/client.js'
 import type { Config } from '../../config.js'
-import { MarketoSoapClient } from '../../backends/soap/soap-client.js'
+import { createBackend } from '../../backends/index.js'
+import type { BackendName, MarketoBackend } from '../../upstream/backend.js'
 import { Limiter } from '../../upstream/state/limiter.js'
 import { CircuitBreaker, RetryBudget } from '../../upstream/state/breaker.js'
-import { Executor, type CallEvent } from '../../upstream/executor.js'
 import { Admission, QuotaState } from '../../upstream/state/admission.js'
-import { SyncService, MAX_OBJECTS_PER_CALL } from '../../upstream/sync-service.js'
+import { CallExecutor, type CallEvent } from '../../upstream/executor.js'
+import { BatchSender } from '../../upstream/batch.js'
+import { SyncService } from '../../upstream/sync-service.js'
 import { Coalescer } from '../../upstream/coalescer.js'
-import { soapReadBackend, type ReadBackend } from '../../upstream/reader.js'
-import { restReadBackend } from '../../backends/rest/reads.js'
+import { Reader } from '../../upstream/reader.js'
 import type { RunningSimulator } from '../../simulator/index.js'
 
-export type MarketoBackendName = 'soap' | 'rest'
+export type MarketoBackendName = BackendName
 
 export interface MarketoRuntime {
   backend: MarketoBackendName
-  /** The SOAP client: the backend with MARKETO_BACKEND=soap (also renders its dry-run envelopes). */
-  client: MarketoSoapClient
-  /** The REST client, with MARKETO_BACKEND=rest. */
-  rest?: MarketoRestClient
-  /** getMObjects, describeMObject and deleteMObjects of the active backend. */
-  reads: ReadBackend
-  executor: Executor
+  /** The active backend (MARKETO_BACKEND): the only one built. */
+  api: MarketoBackend
+  /** The one executor every Marketo call goes through. */
+  calls: CallExecutor
   sync: SyncService
+  /** getMObjects, describeMObject and deleteMObjects. */
+  reader: Reader
   limiter: Limiter
   breaker: CircuitBreaker
   /** What every Marketo call passes before it starts: deadline room, quota, circuit, call budget. */
@@ -32,7 +31,6 @@ export interface MarketoRuntime {
   /** The process's one retry budget. */
   budget: RetryBudget
   quota: QuotaState
-  onCall?: (event: CallEvent) => void
   // Set when the gateway runs against its embedded simulator.
   simulator?: RunningSimulator
 }
@@ -52,37 +50,24 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   const m = config.marketo
   const backendName: MarketoBackendName = m.backend
   let simulator: RunningSimulator | undefined
-  let endpoint = m.endpoint
-  let credentials = { userId: m.userId ?? '', encryptionKey: m.encryptionKey ?? '' }
-  let rest: MarketoRestClient | undefined
-  const restEndpoint = m.rest.endpoint
-  const embedded = backendName === 'rest' ? restEndpoint === undefined : endpoint === undefined
-  if (embedded) {
+  const soap = { endpoint: m.endpoint, credentials: { userId: m.userId ?? '', encryptionKey: m.encryptionKey ?? '' } }
+  const rest = { endpoint: m.rest.endpoint, clientId: m.rest.clientId ?? '', clientSecret: m.rest.clientSecret ?? '' }
+  if ((backendName === 'rest' ? rest.endpoint : soap.endpoint) === undefined) {
     const sim = await import('../../simulator/index.js')
     simulator = await sim.startSimulator({ host: '127.0.0.1', port: 0 })
-    endpoint = simulator.endpoint
-    credentials = { userId: sim.DEMO_USER_ID, encryptionKey: sim.DEMO_ENCRYPTION_KEY }
-    app.log.warn({ endpoint: backendName === 'rest' ? simulator.restEndpoint : endpoint }, `${backendName === 'rest' ? 'MARKETO_REST_ENDPOINT' : 'MARKETO_SOAP_ENDPOINT'} is not set: using the embedded Marketo simulator`)
+    soap.endpoint = simulator.endpoint
+    soap.credentials = { userId: sim.DEMO_USER_ID, encryptionKey: sim.DEMO_ENCRYPTION_KEY }
+    rest.endpoint = simulator.restEndpoint
+    rest.clientId = sim.DEMO_REST_CLIENT_ID
+    rest.clientSecret = sim.DEMO_REST_CLIENT_SECRET
+    app.log.warn({ endpoint: backendName === 'rest' ? rest.endpoint : soap.endpoint }, `${backendName === 'rest' ? 'MARKETO_REST_ENDPOINT' : 'MARKETO_SOAP_ENDPOINT'} is not set: using the embedded Marketo simulator`)
   }
-  if (backendName === 'rest') {
-    const sim = simulator !== undefined ? await import('../../simulator/index.js') : undefined
-    rest = new MarketoRestClient({
-      endpoint: restEndpoint ?? simulator?.restEndpoint ?? '',
-      clientId: m.rest.clientId ?? sim?.DEMO_REST_CLIENT_ID ?? '',
-      clientSecret: m.rest.clientSecret ?? sim?.DEMO_REST_CLIENT_SECRET ?? '',
-      externalKeyField: m.rest.externalKeyField,
-      quotaRetryAfterMs: m.quotaResetMs,
-      transport: { maxResponseBytes: m.maxResponseBytes, defaultTimeoutMs: m.callTimeoutMs, ca: m.ca, maxSockets: m.maxConcurrency * 2 }
-    })
-  }
-  // On the REST backend the SOAP client is built but never called.
-  endpoint ??= 'http://127.0.0.1:9/soap-not-configured'
-  const client = await MarketoSoapClient.create({
-    wsdlPath: m.wsdlPath,
-    endpoint,
-    credentials,
-    now,
-    transport: { maxResponseBytes: m.maxResponseBytes, defaultTimeoutMs: m.callTimeoutMs, ca: m.ca, maxSockets: m.maxConcurrency * 2 }
+  const api = await createBackend({
+    backend: backendName,
+    quotaRetryAfterMs: m.quotaResetMs,
+    transport: { maxResponseBytes: m.maxResponseBytes, defaultTimeoutMs: m.callTimeoutMs, ca: m.ca, maxSockets: m.maxConcurrency * 2 },
+    soap: { wsdlPath: m.wsdlPath, endpoint: soap.endpoint ?? '', credentials: soap.credentials, now },
+    rest: { endpoint: rest.endpoint ?? '', clientId: rest.clientId, clientSecret: rest.clientSecret, externalKeyField: m.rest.externalKeyField }
   })
   const limiter = new Limiter({ maxConcurrent: m.maxConcurrency, rate: m.rate, maxQueue: m.maxQueue })
   const breaker = new CircuitBreaker(m.breaker)
@@ -90,9 +75,10 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   const budget = new RetryBudget({ ratio: 0.2, minPerWindow: 3, windowMs: 10_000 })
   const quota = new QuotaState()
   const admission = new Admission({ limiter, breaker, quota, callTimeoutMs: m.callTimeoutMs, minCallMs: m.minCallMs, quotaRetryAfterMs: m.quotaResetMs })
+  // Upstream metrics, when the metrics plugin is registered (it is in buildApp).
   const onCall = app.hasDecorator('metrics') ? (event: CallEvent) => app.metrics.recordCall(event) : undefined
-  const executor = new Executor({
-    backend: rest ?? client,
+  const calls = new CallExecutor({
+    classify: api.classify,
     admission,
     budget,
     callTimeoutMs: m.callTimeoutMs,
@@ -100,19 +86,17 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
     backoffBaseMs: 100,
     backoffMaxMs: 2_000,
     quotaRetryAfterMs: m.quotaResetMs,
-    // Upstream metrics, when the metrics plugin is registered (it is in buildApp).
     onCall
   })
-  const coalescer = new Coalescer(executor, {
+  const batches = new BatchSender(api, calls)
+  const coalescer = new Coalescer(batches, {
     windowMs: config.coalesceWindowMs,
-    maxObjects: MAX_OBJECTS_PER_CALL,
+    maxObjects: api.maxObjectsPerCall,
     onFlush: app.hasDecorator('metrics') ? (requests) => app.metrics.recordCoalesce(requests) : undefined
   })
-  const sync = new SyncService(coalescer)
-  const reads = rest !== undefined
-    ? restReadBackend(rest, { externalKeyField: m.rest.externalKeyField, quotaRetryAfterMs: m.quotaResetMs })
-    : soapReadBackend(client)
-  app.decorate('marketo', { backend: backendName, client, rest, reads, executor, sync, limiter, breaker, admission, budget, quota, onCall, simulator })
+  const sync = new SyncService(coalescer, api.maxObjectsPerCall)
+  const reader = new Reader(api, calls)
+  app.decorate('marketo', { backend: backendName, api, calls, sync, reader, limiter, breaker, admission, budget, quota, simulator })
   if (app.hasDecorator('metrics')) {
     const gauge = new Gauge({ name: 'gateway_marketo_backend', help: 'The Marketo API this gateway calls (MARKETO_BACKEND): 1 for the active one', labelNames: ['backend'], registers: [app.metrics.registry] })
     gauge.set({ backend: 'soap' }, backendName === 'soap' ? 1 : 0)
@@ -120,8 +104,7 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   }
   app.addHook('onClose', async () => {
     limiter.close()
-    client.close()
-    rest?.close()
+    api.close()
     if (simulator !== undefined) await simulator.close()
   })
-}, { name: 'marketo' })
+}, { name: 'marketo', dependencies: ['metrics'] })

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { SyncOperation } from '../../backends/soap/types.js'
+import type { SyncOperation } from '../../domain/model.js'
 import type { Summary } from '../../domain/results.js'
 
 export interface UpstreamCallEvent {

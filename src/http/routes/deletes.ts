@@ -1,23 +1,22 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { commonProblems, problemResponse } from './responses.js'
 import { GatewayError } from '../../domain/errors.js'
-import type { MObject } from '../../backends/soap/types.js'
+import type { MObject } from '../../domain/model.js'
 import { sendProblem } from '../plugins/errors.js'
 import { ref, ObjectResult } from '../schemas/common.js'
 import { OpportunityParams } from '../schemas/opportunities.js'
 import { DeleteBody, DeleteResult, RoleParams } from '../schemas/reads.js'
 import type { DeleteBody as DeleteBodyT } from '../schemas/reads.js'
-import type { DeleteTarget, ReadExecutor } from '../../upstream/reader.js'
+import type { DeleteTarget } from '../../upstream/backend.js'
+import type { Reader } from '../../upstream/reader.js'
 import { fromCallError, fromMarketoStatus, summarize, type ObjectResult as Result } from '../../domain/results.js'
 import type { SyncRun } from '../../upstream/sync-service.js'
-import { notSent } from '../../upstream/executor.js'
+import { notSent } from '../../upstream/batch.js'
 
 export interface DeleteRoutesOptions {
   requestTimeoutMs: number
-  reader: ReadExecutor
+  reader: Reader
 }
-
-const MAX_OBJECTS_PER_CALL = 100
 
 const errorResponses = {
   400: problemResponse('Invalid request: bad id, unknown field, empty or oversized batch'),
@@ -52,7 +51,7 @@ const deleteRoutes: FastifyPluginAsync<DeleteRoutesOptions> = async (app, opts) 
     const out: Array<{ start: number, batch: DeleteTarget[] }> = []
     objects.forEach((o, i) => {
       const last = out.at(-1)
-      if (last === undefined || last.batch.length >= MAX_OBJECTS_PER_CALL || opts.reader.deleteGroup(last.batch[0]) !== opts.reader.deleteGroup(o)) out.push({ start: i, batch: [o] })
+      if (last === undefined || last.batch.length >= opts.reader.maxDeletesPerCall || opts.reader.deleteGroup(last.batch[0]) !== opts.reader.deleteGroup(o)) out.push({ start: i, batch: [o] })
       else last.batch.push(o)
     })
     return out

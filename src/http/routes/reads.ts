@@ -2,8 +2,8 @@ import { commonProblems, problemResponse } from './responses.js'
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify'
 import { GatewayError } from '../../domain/errors.js'
 import type { DescribeCache } from '../../upstream/describe-cache.js'
-import type { Criterion, GetMObjectsQuery, ReadMObject } from '../../backends/soap/reads.js'
-import type { Association } from '../../backends/soap/types.js'
+import type { Criterion, GetMObjectsQuery, ReadMObject } from '../../domain/queries.js'
+import type { Association } from '../../domain/model.js'
 import { opportunityFromMObject, programFromMObject, roleFromMObject } from '../mapping/reads.js'
 import { ref } from '../schemas/common.js'
 import { OpportunityParams } from '../schemas/opportunities.js'
@@ -13,12 +13,12 @@ import {
   Program, ProgramListQuery, ProgramPage, RoleListQuery, RoleParams, MAX_PAGE_SIZE,
   type MObjectType
 } from '../schemas/reads.js'
-import type { ReadExecutor } from '../../upstream/reader.js'
+import type { Reader } from '../../upstream/reader.js'
 import { CursorCodec, filterHash, type CursorState } from './cursor.js'
 
 export interface ReadRoutesOptions {
   requestTimeoutMs: number
-  reader: ReadExecutor
+  reader: Reader
   describeCache: DescribeCache
   /** Key that signs read cursors; random per instance by default (cursors then end with the process). */
   cursorKey?: Buffer
@@ -59,10 +59,12 @@ function upstreamValueError (err: unknown): never {
   throw err
 }
 
+/** What every step of a read needs: the request's one deadline and its log. */
+interface Step { deadline: number, log: FastifyBaseLogger }
+
 const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
   const { reader, describeCache } = opts
   const cursors = new CursorCodec(opts.cursorKey)
-  const deadline = (): number => Date.now() + opts.requestTimeoutMs
 
   /** One page of `limit` objects from the position in `state`, filling it from the next Marketo page when needed. */
   async function readPage (query: GetMObjectsQuery, limit: number, state: CursorState | undefined, until: number, log: FastifyBaseLogger): Promise<{ items: ReadMObject[], next?: CursorState }> {
@@ -109,24 +111,25 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
     return { hash, state: q.cursor === undefined ? undefined : cursors.decode(q.cursor, hash), limit: q.limit ?? MAX_PAGE_SIZE }
   }
 
+  // `req`: the request's one deadline (set when it arrived) and its log, for every step.
   async function list<T> (
-    paged: Paging, query: GetMObjectsQuery, log: FastifyBaseLogger, map: (o: ReadMObject) => T | Promise<T>
+    paged: Paging, query: GetMObjectsQuery, req: Step, map: (o: ReadMObject) => T | Promise<T>
   ): Promise<{ items: T[], nextCursor: string | null }> {
-    const page = await readPage(query, paged.limit, paged.state, deadline(), log)
+    const page = await readPage(query, paged.limit, paged.state, req.deadline, req.log)
     const items: T[] = []
     for (const o of page.items) items.push(await map(o))
     return { items, nextCursor: page.next === undefined ? null : cursors.encode(page.next, paged.hash) }
   }
 
-  async function one (type: MObjectType, id: number, what: string, query: Partial<GetMObjectsQuery>, log: FastifyBaseLogger): Promise<ReadMObject> {
-    const page = await reader.getMObjects({ type, id, ...query }, deadline(), log)
+  async function one (type: MObjectType, id: number, what: string, query: Partial<GetMObjectsQuery>, req: Step): Promise<ReadMObject> {
+    const page = await reader.getMObjects({ type, id, ...query }, req.deadline, req.log)
     const found = page.objects.find((o) => o.id === id)
     if (found === undefined) throw new GatewayError('NOT_FOUND', `${what} ${id} does not exist`)
     return found
   }
 
-  async function opportunityFields (log: FastifyBaseLogger) {
-    return (await describeCache.get('Opportunity', deadline(), log)).fields
+  async function opportunityFields (req: Step) {
+    return (await describeCache.get('Opportunity', req.deadline, req.log)).fields
   }
 
   app.get<{ Params: { id: number } }>('/opportunities/:id', {
@@ -139,7 +142,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
       response: { 200: { ...ref(Opportunity), description: 'The opportunity' }, ...notFound('opportunity'), ...readErrorResponses }
     }
   }, async (request) => {
-    const [object, fields] = await Promise.all([one('Opportunity', request.params.id, 'opportunity', {}, request.log), opportunityFields(request.log)])
+    const [object, fields] = await Promise.all([one('Opportunity', request.params.id, 'opportunity', {}, request), opportunityFields(request)])
     try {
       return opportunityFromMObject(object, fields)
     } catch (err) {
@@ -175,9 +178,9 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
     }
     if (externalKey !== undefined) query.externalKey = externalKey
     if (q.marketoGUID !== undefined) query.marketoGUID = q.marketoGUID
-    const fields = await opportunityFields(request.log)
+    const fields = await opportunityFields(request)
     query.fields = fields.filter((f) => f.custom).map((f) => f.name)
-    return await list(paged, query, request.log, (o) => {
+    return await list(paged, query, request, (o) => {
       try {
         return opportunityFromMObject(o, fields, externalKey)
       } catch (err) {
@@ -202,7 +205,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
     if (q.personId !== undefined) associations.push({ mObjType: 'Lead', id: q.personId })
     const query: GetMObjectsQuery = { type: 'OpportunityPersonRole', criteria: eq('Role', q.role), associations }
     if (q.marketoGUID !== undefined) query.marketoGUID = q.marketoGUID
-    return await list(paged, query, request.log, (o) => {
+    return await list(paged, query, request, (o) => {
       try {
         return roleFromMObject(o)
       } catch (err) {
@@ -220,7 +223,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
       response: { 200: { ...ref(OpportunityRole), description: 'The role' }, ...notFound('role'), ...readErrorResponses }
     }
   }, async (request) => {
-    const object = await one('OpportunityPersonRole', request.params.id, 'role', {}, request.log)
+    const object = await one('OpportunityPersonRole', request.params.id, 'role', {}, request)
     try {
       return roleFromMObject(object)
     } catch (err) {
@@ -238,7 +241,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
       response: { 200: { ...ref(Program), description: 'The program' }, ...notFound('program'), ...readErrorResponses }
     }
   }, async (request) => {
-    const object = await one('Program', request.params.programId, 'program', { includeDetails: true, criteria: [{ attrName: 'Include Archive', comparison: 'EQ', attrValue: 'true' }] }, request.log)
+    const object = await one('Program', request.params.programId, 'program', { includeDetails: true, criteria: [{ attrName: 'Include Archive', comparison: 'EQ', attrValue: 'true' }] }, request)
     try {
       return programFromMObject(object)
     } catch (err) {
@@ -263,7 +266,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
       ...eq('Workspace Id', q.workspaceId), ...eq('Workspace Name', q.workspaceName),
       ...(q.includeArchived === true ? eq('Include Archive', 'true') : [])
     ]
-    return await list(paged, { type: 'Program', criteria, includeDetails: true }, request.log, (o) => {
+    return await list(paged, { type: 'Program', criteria, includeDetails: true }, request, (o) => {
       try {
         return programFromMObject(o)
       } catch (err) {
@@ -282,7 +285,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
       response: { 200: { ...ref(ObjectDescription), description: 'The field list' }, ...readErrorResponses, 501: problemResponse('The configured backend cannot describe this type (the REST API has no Program describe)') }
     }
   }, async (request) => {
-    const meta = await describeCache.get(request.params.type, deadline(), request.log)
+    const meta = await describeCache.get(request.params.type, request.deadline, request.log)
     return { type: request.params.type, fields: meta.fields, fetchedAt: meta.fetchedAt }
   })
 }

@@ -17,11 +17,9 @@ import type { OpportunitiesBody as OppsBody, OpportunityPatchBody as PatchBody }
 import type { RolesBody as RolesBodyT } from '../schemas/roles.js'
 import type { MObjectsSyncBody as SyncBody } from '../schemas/mobjects.js'
 import { sendProblem } from '../plugins/errors.js'
-import { chunk, MAX_OBJECTS_PER_CALL, type SyncRun } from '../../upstream/sync-service.js'
-import { syncMObjectsBody } from '../../backends/soap/soap-client.js'
+import { chunk, type SyncRun } from '../../upstream/sync-service.js'
 import { Type } from '@sinclair/typebox'
 import { checkCustomFields, type DescribeCache, type NamedField } from '../../upstream/describe-cache.js'
-import { checkPlanForBackend } from '../../backends/rest/check.js'
 
 export interface WriteRoutesOptions {
   requestTimeoutMs: number
@@ -47,6 +45,13 @@ const syncResponses = {
   ...errorResponses
 }
 
+/** Where each route's objects sit in its body, for the JSON paths of a 400. */
+const ITEM_PREFIX: Record<string, string> = {
+  '/opportunities': '/opportunities',
+  '/opportunities/roles': '/roles',
+  '/mobjects/sync': '/mObjects'
+}
+
 function toPlan (build: () => SyncPlan): SyncPlan {
   try {
     return build()
@@ -68,15 +73,15 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
   // Returns whether it answered (a boolean: a FastifyReply is thenable and would be awaited).
   async function dryRun (request: FastifyRequest, reply: FastifyReply, plan: SyncPlan): Promise<boolean> {
     // What the configured backend cannot honour answers 400 before a dry run or any call.
-    checkPlanForBackend(app.marketo.rest, plan, request.routeOptions.url ?? '')
+    const api = app.marketo.api
+    const prefix = ITEM_PREFIX[request.routeOptions.url ?? '']
+    api.checkWrite(plan.operation, plan.objects, (index, path) => prefix === undefined ? path : `${prefix}/${index}${path}`)
     if ((request.query as { dryRun?: boolean }).dryRun !== true) return false
-    const chunks = chunk(plan.objects, MAX_OBJECTS_PER_CALL)
-    const rest = app.marketo.rest
+    const perCall = api.maxObjectsPerCall
+    const chunks = chunk(plan.objects, perCall)
     const calls = await Promise.all(chunks.map(async (objects) => ({
       objects: objects.length,
-      envelope: rest !== undefined
-        ? rest.describeCalls(plan.operation, objects)
-        : await app.marketo.client.buildEnvelope('syncMObjects', syncMObjectsBody(plan.operation, objects))
+      envelope: await api.preview(plan.operation, objects)
     })))
     const body = {
       requestId: String(request.id),
@@ -87,7 +92,7 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
         type: o.type,
         ...(o.id !== undefined ? { id: o.id } : {}),
         ...(o.externalKey !== undefined ? { externalKey: { name: o.externalKey.name, value: o.externalKey.value } } : {}),
-        call: Math.floor(index / MAX_OBJECTS_PER_CALL)
+        call: Math.floor(index / perCall)
       })),
       calls
     }

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-redeclare -- TypeBox idiom: a schema and its Static<> type share one name */
 import { Type, type Static } from '@sinclair/typebox'
-import { OPPORTUNITY_RESERVED_NAMES } from '../mapping/fields.js'
+import { OPPORTUNITY_RESERVED_NAMES } from '../../domain/fields.js'
 import {
   DateString, ExternalKey, FieldMap, Id, IdParam, MarketoGuid, MAX_BATCH, MONEY_LIMIT, Money, NAME_MAX_LENGTH,
   RestOperation, SafeString, TEXT_MAX_LENGTH, ref

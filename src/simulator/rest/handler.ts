@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { randomUUID, timingSafeEqual } from 'node:crypto'
-import type { Attrib, MObject, MObjStatus, SyncOperation, TypeAttrib } from '../../backends/soap/types.js'
+import type { Attrib, MObject, MObjStatus, SyncOperation, TypeAttrib } from '../../domain/model.js'
 import { SimulatorFault } from '../faults.js'
 import { HTML_502, type Knob } from '../knobs.js'
 import { readBody, resetConnection, send, type HandlerContext, type LedgerEntry } from '../handler.js'
 import type { FieldDef, StoredOpportunity, StoredProgram, StoredRole } from '../store.js'
-import { OPPORTUNITY_FIELDS } from '../../http/mapping/fields.js'
+import { OPPORTUNITY_FIELDS } from '../../domain/fields.js'
 import { fromGuid, toGuid, type GuidKind } from './guid.js'
 
 // The REST face of the simulated Marketo instance: the same store, limits, knobs and ledger as

@@ -5,7 +5,7 @@ import type { Limiter } from './limiter.js'
 /** Marketo's daily quota as this process knows it: after 20015 (SOAP) or 607 (REST), calls fail fast. */
 export class QuotaState {
   private until = 0
-  private code = 20015
+  private code: number | undefined
 
   constructor (private readonly now: () => number = Date.now) {}
 
@@ -17,11 +17,9 @@ export class QuotaState {
   }
 
   error (): GatewayError {
-    return new GatewayError('UPSTREAM_QUOTA_EXCEEDED', `Marketo daily API quota exceeded (${this.code})`, { upstreamCode: this.code, retryAfterMs: Math.max(0, this.until - this.now()) })
+    return new GatewayError('UPSTREAM_QUOTA_EXCEEDED', `Marketo daily API quota exceeded (${this.code ?? 'no code'})`, { upstreamCode: this.code, retryAfterMs: Math.max(0, this.until - this.now()) })
   }
 }
-
-export const QUOTA_CODES = new Set([20015, 607])
 
 /** One admitted Marketo call: its own deadline, and what its outcome tells the circuit breaker. */
 export interface CallSlot {
@@ -103,7 +101,8 @@ export class Admission {
           this.opts.breaker.success()
           return
         }
-        if (error.upstreamCode !== undefined && QUOTA_CODES.has(error.upstreamCode)) this.opts.quota.block(error.upstreamCode, this.opts.quotaRetryAfterMs)
+        // The backend classified Marketo's quota answer (20015 on SOAP, 607 on REST).
+        if (error.code === 'UPSTREAM_QUOTA_EXCEEDED' && error.upstreamCode !== undefined) this.opts.quota.block(error.upstreamCode, error.retryAfterMs ?? this.opts.quotaRetryAfterMs)
         if (error.upstreamCode !== undefined) {
           // Marketo answered: the transport works.
           this.opts.breaker.success()

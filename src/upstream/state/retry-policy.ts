@@ -1,5 +1,4 @@
 import type { GatewayError } from '../../domain/errors.js'
-import { RETRYABLE_FAULTS } from '../../backends/soap/faults.js'
 import type { RetryBudget } from './breaker.js'
 import type { Admission } from './admission.js'
 
@@ -21,7 +20,7 @@ export interface RetryContext {
   maxAttempts: number
   // The whole call can be repeated without changing its effect (reads, UPDATE by id).
   idempotent: boolean
-  // A 20016 was already answered by re-signing once.
+  // A call was already re-sent once with a fresh signature or credentials.
   resigned: boolean
   deadline: number
   // A retry is worth waiting for only if a whole call still fits before the deadline afterwards.
@@ -37,16 +36,21 @@ export interface RetryContext {
 // undefined for no retry. Retries happen only where provably safe, inside the deadline and the
 // retry budget (README, "Failure semantics").
 export function retryDelay (error: GatewayError, ctx: RetryContext): number | undefined {
+  // An expired access token is routine (REST tokens last an hour): the call is re-sent once with a
+  // fresh one whatever MARKETO_MAX_ATTEMPTS and the retry budget say, if it still fits.
+  if (error.retry === 'reauth') return !ctx.resigned && ctx.now() + (ctx.minCallMs ?? 0) < ctx.deadline ? 0 : undefined
   if (ctx.attempt >= ctx.maxAttempts) return undefined
-  const code = error.upstreamCode
   let safe: boolean
-  let immediate = false
-  if (code === 20016) {
-    // Re-sign with a fresh timestamp, once: the call was rejected before anything was applied.
+  let immediate: 'next_second' | undefined
+  if (error.retry === 'resign') {
+    // Rejected before anything was applied: re-signed with a fresh timestamp, once.
     safe = !ctx.resigned
-    immediate = true
-  } else if (code !== undefined) {
-    safe = RETRYABLE_FAULTS.has(code)
+    immediate = 'next_second'
+  } else if (error.retry === 'transient') {
+    safe = true
+  } else if (error.upstreamCode !== undefined) {
+    // Marketo answered with a code its backend does not call transient.
+    safe = false
   } else if (error.code === 'UPSTREAM_UNAVAILABLE' || error.code === 'UPSTREAM_CONCURRENCY_LIMITED') {
     safe = !error.sent || ctx.idempotent
   } else if (error.code === 'UPSTREAM_TIMEOUT' || error.code === 'UPSTREAM_CONNECTION_LOST') {
@@ -56,7 +60,7 @@ export function retryDelay (error: GatewayError, ctx: RetryContext): number | un
   }
   if (!safe) return undefined
   // A fresh timestamp must differ from the rejected one, and timestamps have whole seconds.
-  const delay = immediate
+  const delay = immediate === 'next_second'
     ? 1_005 - (ctx.now() % 1_000)
     : Math.min(ctx.backoffMaxMs, ctx.backoffBaseMs * 2 ** (ctx.attempt - 1)) * (0.5 + ctx.random() / 2)
   if (ctx.now() + delay + (ctx.minCallMs ?? 0) >= ctx.deadline) return undefined

@@ -44,3 +44,14 @@ export interface MarketoCredentials {
   userId: string
   encryptionKey: string
 }
+
+/**
+ * Whether a write can be repeated without changing its effect, so that it may be re-sent after
+ * an unknown outcome: UPDATE of objects named by id, without cost lines that would be appended
+ * again.
+ */
+export function isIdempotentWrite (operation: SyncOperation, objects: readonly MObject[]): boolean {
+  if (operation !== 'UPDATE') return false
+  return objects.every((o) => o.id !== undefined &&
+    (o.typeAttribs ?? []).every((t) => t.attrType !== 'Cost' || t.attribs.some((a) => a.name === 'Id')))
+}
