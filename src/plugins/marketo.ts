@@ -11,7 +11,7 @@ import { SyncService, MAX_OBJECTS_PER_CALL } from '../sync/sync-service.js'
 import { Coalescer } from '../sync/coalescer.js'
 import { soapReadBackend, type ReadBackend } from '../sync/call.js'
 import { restReadBackend } from '../rest/reads.js'
-import type { RunningSimulator } from '../simulator/index.js'
+import type { RunningSimulator } from '../../simulator/index.js'
 
 export type MarketoBackendName = 'soap' | 'rest'
 
@@ -58,14 +58,14 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   const restEndpoint = m.rest.endpoint
   const embedded = backendName === 'rest' ? restEndpoint === undefined : endpoint === undefined
   if (embedded) {
-    const sim = await import('../simulator/index.js')
+    const sim = await import('../../simulator/index.js')
     simulator = await sim.startSimulator({ host: '127.0.0.1', port: 0 })
     endpoint = simulator.endpoint
     credentials = { userId: sim.DEMO_USER_ID, encryptionKey: sim.DEMO_ENCRYPTION_KEY }
     app.log.warn({ endpoint: backendName === 'rest' ? simulator.restEndpoint : endpoint }, `${backendName === 'rest' ? 'MARKETO_REST_ENDPOINT' : 'MARKETO_SOAP_ENDPOINT'} is not set: using the embedded Marketo simulator`)
   }
   if (backendName === 'rest') {
-    const sim = simulator !== undefined ? await import('../simulator/index.js') : undefined
+    const sim = simulator !== undefined ? await import('../../simulator/index.js') : undefined
     rest = new MarketoRestClient({
       endpoint: restEndpoint ?? simulator?.restEndpoint ?? '',
       clientId: m.rest.clientId ?? sim?.DEMO_REST_CLIENT_ID ?? '',

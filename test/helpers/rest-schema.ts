@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Ajv, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
-import type { LedgerEntry } from '../../src/simulator/index.js'
+import type { LedgerEntry } from '../../simulator/index.js'
 
 // The request schemas of the official Marketo REST OpenAPI subset (test/fixtures, copied from
 // ../shared/marketo/rest-reference), applied to what the simulator's REST face received.

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { startGateway, request, syncCalls, type TestGateway } from '../helpers/gateway.js'
-import { toGuid } from '../../src/simulator/index.js'
+import { toGuid } from '../../simulator/index.js'
 
 // Issue #13: one admission, one quota state, one retry budget and one request deadline for every
 // Marketo call, whatever the operation or the backend.

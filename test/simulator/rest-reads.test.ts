@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { DEMO_REST_CLIENT_ID, DEMO_REST_CLIENT_SECRET, toGuid, type RunningSimulator } from '../../src/simulator/index.js'
-import { OPPORTUNITY_FIELDS } from '../../src/mapping/fields.js'
+import { DEMO_REST_CLIENT_ID, DEMO_REST_CLIENT_SECRET, toGuid, type RunningSimulator } from '../../simulator/index.js'
 import { restRequestProblems } from '../helpers/rest-schema.js'
 import { envelope, post, start, type Closeable } from './helpers.js'
 
@@ -80,18 +79,23 @@ describe('REST face: describe', () => {
     assert.deepEqual(d.searchableFields, [['externalOpportunityId'], ['marketoGUID']])
 
     const soap = await soapFieldNames(rest.sim, 'Opportunity')
-    const standard = new Map<string, string>(OPPORTUNITY_FIELDS.map((f) => [f.marketo, f.key]))
-    const renamed: Record<string, string> = { Id: 'marketoGUID', CreatedAt: 'createdAt', UpdatedAt: 'updatedAt', opportunityId: 'externalOpportunityId' }
+    // The names the REST docs' describes print (opportunities.md: Describe, Get Opportunity Fields);
+    // a field no describe shows takes Marketo's camelCase API name.
+    const documented: Record<string, string> = { Id: 'marketoGUID', CreatedAt: 'createdAt', UpdatedAt: 'updatedAt', opportunityId: 'externalOpportunityId', Name: 'name', Description: 'description', Type: 'type', Stage: 'stage' }
+    const custom = new Set(['cAccountFSID', 'ProductLine', 'DealScore'])
     assert.equal(soap.length, 26)
-    assert.deepEqual(d.fields.map((f: Json) => f.name), soap.map((f) => renamed[f.name] ?? standard.get(f.name) ?? f.name))
+    assert.deepEqual(d.fields.map((f: Json) => f.name), soap.map((f) => documented[f.name] ?? (custom.has(f.name) ? f.name : f.name.charAt(0).toLowerCase() + f.name.slice(1))))
     assert.deepEqual(d.fields.map((f: Json) => f.name).slice(-3), ['cAccountFSID', 'ProductLine', 'DealScore'], 'custom fields keep their names')
-    // Same types as the SOAP describe, except the GUID that stands for the integer id.
-    soap.forEach((f, i) => { if (f.name !== 'Id') assert.equal(d.fields[i].dataType, f.dataType, f.name) })
+    // Same types as the SOAP describe, except the GUID that stands for the integer id and the
+    // types the REST docs print (Description: string of 2000).
+    soap.forEach((f, i) => { if (f.name !== 'Id' && f.name !== 'Description') assert.equal(d.fields[i].dataType, f.dataType, f.name) })
 
     const field = (name: string): Json => d.fields.find((f: Json) => f.name === name)
     assert.deepEqual(field('marketoGUID'), { name: 'marketoGUID', displayName: 'Marketo GUID', dataType: 'string', length: 36, updateable: false, crmManaged: false })
-    assert.deepEqual(field('externalOpportunityId'), { name: 'externalOpportunityId', displayName: 'External Opportunity Id', dataType: 'string', length: 255, updateable: false, crmManaged: false })
+    assert.deepEqual(field('externalOpportunityId'), { name: 'externalOpportunityId', displayName: 'External Opportunity Id', dataType: 'string', length: 50, updateable: false, crmManaged: false })
     assert.deepEqual(field('name'), { name: 'name', displayName: 'Name', dataType: 'string', length: 255, updateable: true, crmManaged: false })
+    assert.deepEqual(field('description'), { name: 'description', displayName: 'Description', dataType: 'string', length: 2000, updateable: true, crmManaged: false })
+    assert.deepEqual([field('type').length, field('stage').length], [255, 255])
     assert.deepEqual(field('expectedRevenue'), { name: 'expectedRevenue', displayName: 'Expected Revenue', dataType: 'currency', updateable: true, crmManaged: false })
     assert.deepEqual(field('updatedAt'), { name: 'updatedAt', displayName: 'Updated At', dataType: 'datetime', updateable: false, crmManaged: false })
     assert.deepEqual(field('ProductLine'), { name: 'ProductLine', displayName: 'Product Line', dataType: 'string', length: 100, updateable: true, crmManaged: false })
@@ -115,12 +119,13 @@ describe('REST face: describe', () => {
       ['isPrimary', 'boolean', true], ['externalCreatedDate', 'datetime', true], ['createdAt', 'datetime', false], ['updatedAt', 'datetime', false]
     ])
     assert.equal(d.fields[2].length, undefined, 'an integer has no length')
-    assert.equal(d.fields[3].length, 255)
+    assert.equal(d.fields[3].length, 50, 'role: length 50, as the docs\' describe')
+    assert.equal(d.fields[1].length, 50)
   })
 
   it('a record carries only fields its describe lists', async (t) => {
     const rest = await open(t)
-    await createOpportunities(rest, ['desc-1'], { ProductLine: 'Tea', dealScore: 3, isWon: true })
+    await createOpportunities(rest, ['desc-1'], { ProductLine: 'Tea', DealScore: 3, isWon: true })
     for (const [describePath, path, filter] of [['/rest/v1/opportunities/describe.json', OPPS, 'desc-1'], ['/rest/v1/opportunities/roles/describe.json', ROLES, 'Opportunity_1']]) {
       const names = new Set((await rest.get(describePath)).result[0].fields.map((f: Json) => f.name))
       const records = (await rest.get(path, { filterType: 'externalOpportunityId', filterValues: filter })).result

@@ -66,7 +66,7 @@ export interface RunningSimulator {
 }
 
 export function loadWsdlTemplate (): string {
-  return readFileSync(new URL('../marketo/wsdl/mktows-2_3.wsdl', import.meta.url), 'utf8')
+  return readFileSync(new URL('./wsdl/mktows-2_3.wsdl', import.meta.url), 'utf8')
 }
 
 function readJson (req: IncomingMessage): Promise<unknown> {

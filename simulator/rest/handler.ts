@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { randomUUID, timingSafeEqual } from 'node:crypto'
-import type { Attrib, MObject, MObjStatus, SyncOperation, TypeAttrib } from '../../marketo/types.js'
+import type { Attrib, MObject, MObjStatus, SyncOperation, TypeAttrib } from '../model.js'
 import { SimulatorFault } from '../faults.js'
 import { HTML_502, type Knob } from '../knobs.js'
 import { readBody, resetConnection, send, type HandlerContext, type LedgerEntry } from '../handler.js'
 import type { FieldDef, StoredOpportunity, StoredProgram, StoredRole } from '../store.js'
-import { OPPORTUNITY_FIELDS } from '../../mapping/fields.js'
+import { OPPORTUNITY_REST_FIELDS, ROLE_REST_FIELDS, conventionalName, type RestField } from './fields.js'
 import { fromGuid, toGuid, type GuidKind } from './guid.js'
 
 // The REST face of the simulated Marketo instance: the same store, limits, knobs and ledger as
@@ -37,13 +37,6 @@ const JSON_TYPE = 'application/json;charset=UTF-8'
 const ACTIONS: Record<string, SyncOperation> = { createOnly: 'INSERT', updateOnly: 'UPDATE', createOrUpdate: 'UPSERT' }
 // A delete of a record that does not exist: error-codes.md, record level, "1013 Object not found".
 const NOT_FOUND = { code: 1013, message: 'Object not found' }
-// REST names of store fields that REST renames; standard Opportunity fields take their
-// OPPORTUNITY_FIELDS key, custom fields keep their own name (as Marketo's API names do).
-const SYSTEM_NAMES = new Map([['Id', 'marketoGUID'], ['CreatedAt', 'createdAt'], ['UpdatedAt', 'updatedAt']])
-const STANDARD_NAMES = new Map<string, string>(OPPORTUNITY_FIELDS.map((f) => [f.marketo, f.key]))
-const ROLE_NAMES = new Map([['OpportunityId', 'externalOpportunityId'], ['PersonId', 'leadId']])
-// The display names opportunities.md / opportunity-roles.md give the renamed fields.
-const DISPLAY_NAMES = new Map([['marketoGUID', 'Marketo GUID'], ['createdAt', 'Created At'], ['updatedAt', 'Updated At'], ['externalOpportunityId', 'External Opportunity Id'], ['leadId', 'Lead Id']])
 // Describe: the fields a record is keyed by, which neither sync nor update changes (the docs' updateable: false).
 const KEY_FIELDS: Record<GuidKind, readonly string[]> = { opportunity: ['marketoGUID', 'externalOpportunityId'], role: ['marketoGUID', 'externalOpportunityId', 'leadId', 'role'] }
 // A SOAP fault knob, answered by the REST face as its REST twin.
@@ -61,10 +54,6 @@ function safeEqual (a: string, b: string): boolean {
 
 function requestId (): string {
   return `${randomUUID().slice(0, 5)}#${Date.now().toString(16)}`
-}
-
-function lowerFirst (s: string): string {
-  return s.charAt(0).toLowerCase() + s.slice(1)
 }
 
 function words (s: string): string {
@@ -119,23 +108,27 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
 
   // ---------------------------------------------------------------- data
 
+  /** REST name -> store name of the opportunity fields a sync may write. */
   function fieldMap (): Map<string, string> {
     const out = new Map<string, string>()
     for (const f of ctx.store.describe('Opportunity').fields) {
       if (f.isReadonly || f.name === opts.externalKeyField) continue
-      out.set(f.name, f.name)
-      out.set(lowerFirst(f.name), f.name)
+      out.set(restName('opportunity', f), f.name)
     }
     return out
   }
 
+  /** The face's table entry of a store field (undefined: named by convention, or custom). */
+  function tableEntry (kind: GuidKind, f: FieldDef): RestField | undefined {
+    if (kind === 'opportunity' && f.name === opts.externalKeyField) return OPPORTUNITY_REST_FIELDS.find((r) => r.name === 'externalOpportunityId')
+    return (kind === 'opportunity' ? OPPORTUNITY_REST_FIELDS : ROLE_REST_FIELDS).find((r) => r.store === f.name)
+  }
+
   function restName (kind: GuidKind, f: FieldDef): string {
-    const system = SYSTEM_NAMES.get(f.name)
-    if (system !== undefined) return system
-    if (kind === 'role') return ROLE_NAMES.get(f.name) ?? lowerFirst(f.name)
-    if (f.name === opts.externalKeyField) return 'externalOpportunityId'
-    if (f.isCustom === true) return f.name
-    return STANDARD_NAMES.get(f.name) ?? lowerFirst(f.name)
+    const entry = tableEntry(kind, f)
+    if (entry !== undefined) return entry.name
+    // Custom fields keep their own API name, as Marketo's do.
+    return f.isCustom === true ? f.name : conventionalName(f.name)
   }
 
   /** Store name -> REST name of every field the SOAP face's describeMObject lists: one table for
@@ -147,14 +140,14 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
 
   function opportunityRecord (o: StoredOpportunity, i: number, names: Map<string, string>): Record<string, unknown> {
     const r: Record<string, unknown> = { seq: i, marketoGUID: toGuid('opportunity', o.id), createdAt: o.createdAt, updatedAt: o.updatedAt }
-    for (const [name, value] of Object.entries(o.fields)) r[names.get(name) ?? lowerFirst(name)] = value
+    for (const [name, value] of Object.entries(o.fields)) r[names.get(name) ?? conventionalName(name)] = value
     return r
   }
 
   function roleRecord (r: StoredRole, i: number, names: Map<string, string>): Record<string, unknown> {
-    const opp = ctx.store.opportunities.get(r.opportunityId)
+    const opp = ctx.store.opportunity(r.opportunityId)
     const out: Record<string, unknown> = { seq: i, marketoGUID: toGuid('role', r.id), externalOpportunityId: opp?.fields[opts.externalKeyField] ?? null, leadId: r.personId, createdAt: r.createdAt, updatedAt: r.updatedAt }
-    for (const [name, value] of Object.entries(r.fields)) out[names.get(name) ?? lowerFirst(name)] = name === 'IsPrimary' ? value === '1' : value
+    for (const [name, value] of Object.entries(r.fields)) out[names.get(name) ?? conventionalName(name)] = name === 'IsPrimary' ? value === '1' : value
     return out
   }
 
@@ -162,18 +155,17 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
   function describeObject (kind: GuidKind): Record<string, unknown> {
     const opportunity = kind === 'opportunity'
     const meta = ctx.store.describe(opportunity ? 'Opportunity' : 'OpportunityPersonRole')
-    const keyDef = ctx.store.describe('Opportunity').fields.find((f) => f.name === opts.externalKeyField)
     const fields = meta.fields.map((f) => {
+      const entry = tableEntry(kind, f)
       const name = restName(kind, f)
-      // REST names every record by a GUID, and a role's opportunity by its external key.
-      const def: Pick<FieldDef, 'dataType' | 'size'> = name === 'marketoGUID' ? { dataType: 'string', size: 36 } : name === 'externalOpportunityId' ? keyDef ?? { dataType: 'string' } : f
-      const length = (def.dataType === 'string' || def.dataType === 'text') ? def.size : undefined
+      const dataType = entry?.dataType ?? f.dataType
+      const length = entry?.dataType !== undefined ? entry.length : (dataType === 'string' || dataType === 'text') ? f.size : undefined
       return {
         name,
-        displayName: DISPLAY_NAMES.get(name) ?? f.displayName ?? words(f.name),
-        dataType: def.dataType,
+        displayName: entry?.displayName ?? f.displayName ?? words(f.name),
+        dataType,
         ...(length !== undefined ? { length } : {}),
-        updateable: f.isReadonly !== true && !KEY_FIELDS[kind].includes(name),
+        updateable: entry !== undefined ? entry.updateable : f.isReadonly !== true && !KEY_FIELDS[kind].includes(name),
         // No CRM sync in the simulator, so no field is managed by one.
         crmManaged: false
       }
@@ -334,7 +326,7 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
     entry.applied = true
     if (status.status === 'SKIPPED') throw new RestFault(702, `Program ${id} not found`)
     if (status.status === 'FAILED') throw new RestFault(709, status.error ?? 'Business rule violation')
-    return programResponse(ctx.store.programs.get(id) as StoredProgram)
+    return programResponse(ctx.store.program(id) as StoredProgram)
   }
 
   /** The store id a delete record names (by its dedupe fields or its marketoGUID), or the row that skips it. */
@@ -349,17 +341,13 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
     const ext = rec.externalOpportunityId
     if (typeof ext !== 'string' || ext === '') return skipped(i, 1002, 'Missing value for the required parameter externalOpportunityId')
     if (kind === 'opportunity') {
-      for (const o of ctx.store.opportunities.values()) if (o.fields[opts.externalKeyField] === ext) return o.id
-      return notFound
+      return ctx.store.findOpportunities((o) => o.fields[opts.externalKeyField] === ext)[0]?.id ?? notFound
     }
     const lead = rec.leadId
     const role = rec.role
     if (typeof lead !== 'number' || !Number.isInteger(lead)) return skipped(i, 1002, 'Missing value for the required parameter leadId')
     if (typeof role !== 'string' || role === '') return skipped(i, 1002, 'Missing value for the required parameter role')
-    for (const r of ctx.store.roles.values()) {
-      if (r.personId === lead && r.fields.Role === role && ctx.store.opportunities.get(r.opportunityId)?.fields[opts.externalKeyField] === ext) return r.id
-    }
-    return notFound
+    return ctx.store.findRoles((r, o) => r.personId === lead && r.fields.Role === role && o?.fields[opts.externalKeyField] === ext)[0]?.id ?? notFound
   }
 
   /** Delete Opportunities / Delete Opportunity Roles: one store.remove per record, the SOAP face's
@@ -453,7 +441,7 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
     let more: boolean
     let lastId = afterId
     if (kind === 'opportunity') {
-      const all = [...ctx.store.opportunities.values()]
+      const all = ctx.store.findOpportunities(() => true)
       let matches: StoredOpportunity[]
       if (filterType === 'marketoGUID') matches = all.filter((o) => values.includes(toGuid('opportunity', o.id)))
       else if (filterType === 'externalOpportunityId') matches = all.filter((o) => values.includes(o.fields[opts.externalKeyField]))
@@ -463,11 +451,11 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
       more = p.more
       lastId = p.rows.at(-1)?.id ?? afterId
     } else {
-      const all = [...ctx.store.roles.values()]
+      const all = ctx.store.findRoles(() => true)
       let matches: StoredRole[]
       if (filterType === 'marketoGUID') matches = all.filter((r) => values.includes(toGuid('role', r.id)))
       else if (filterType === 'leadId') matches = all.filter((r) => values.includes(String(r.personId)))
-      else if (filterType === 'externalOpportunityId') matches = all.filter((r) => values.includes(ctx.store.opportunities.get(r.opportunityId)?.fields[opts.externalKeyField] ?? '\u0000'))
+      else if (filterType === 'externalOpportunityId') matches = all.filter((r) => values.includes(ctx.store.opportunity(r.opportunityId)?.fields[opts.externalKeyField] ?? '\u0000'))
       else throw new RestFault(1003, `Invalid filterType '${filterType.slice(0, 40)}': expected externalOpportunityId, leadId or marketoGUID`)
       const p = page(matches)
       records = p.rows.map((r, i) => roleRecord(r, i, names))
@@ -604,7 +592,7 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
         answer = { requestId: requestId(), success: true, errors: [], warnings: [], result: [updateProgram(Number(programMatch[1]), body as Record<string, unknown>, entry)] }
       } else if (programMatch && req.method === 'GET') {
         entry.operation = 'getMObjects'
-        const program = ctx.store.programs.get(Number(programMatch[1]))
+        const program = ctx.store.program(Number(programMatch[1]))
         entry.applied = true
         answer = program === undefined
           ? { requestId: requestId(), success: true, errors: [], warnings: ['No assets found for the given search criteria.'] }

@@ -1,4 +1,4 @@
-import type { Association, Attrib, MObjStatus } from '../marketo/types.js'
+import type { Association, Attrib, MObjStatus } from './model.js'
 import { escapeXml } from './faults.js'
 import type { GetMObjectsResult, ObjectMetadata, ReturnedMObject } from './store.js'
 
