@@ -23,6 +23,9 @@ export interface StoredProgram {
   id: number
   name: string
   type: string
+  description?: string
+  /** The program's folder (Marketing Activities tree); its name is the parent of treePath. */
+  folderId?: number
   workspaceId: number
   workspaceName: string
   treePath: string
@@ -155,6 +158,32 @@ function compare (left: string | number | undefined, op: string, right: string):
   }
 }
 
+/** A program as the REST face creates it (channel and type only here: programs.md). */
+export interface NewProgram {
+  name: string
+  type: string
+  channel: string
+  folderId: number
+  description?: string
+  costs?: Array<{ month: string, amount: string, note?: string }>
+  tags?: ProgramTag[]
+}
+
+/** A REST program update: name, description, tags and costs only (programs.md). */
+export interface ProgramChanges {
+  name?: string
+  description?: string
+  costs?: Array<{ month: string, amount: string, note?: string }>
+  /** Replace every cost line with `costs` (none: clear them). */
+  costsDestructiveUpdate?: boolean
+  tags?: ProgramTag[]
+}
+
+/** Why a program operation was refused. */
+export class ProgramRefusal extends Error {
+  constructor (readonly reason: 'not-found' | 'folder-not-found' | 'name-taken' | 'invalid-tag' | 'invalid', message: string) { super(message) }
+}
+
 export interface SyncOptions {
   /** Indexes answered FAILED without being applied (fault injection). */
   failObjects?: ReadonlySet<number>
@@ -228,6 +257,84 @@ export class SimulatorStore {
   /** Programs matching a predicate, in id order. */
   findPrograms (match: (p: Readonly<StoredProgram>) => boolean): Array<Readonly<StoredProgram>> {
     return [...this.programMap.values()].filter(match).sort((a, b) => a.id - b.id)
+  }
+
+  /** The folder a program sits in: its id and name (the parent segment of its tree path). */
+  folderOf (p: Readonly<StoredProgram>): { id: number, name: string } {
+    const segments = p.treePath.split('/').filter((x) => x !== '')
+    return { id: p.folderId ?? p.workspaceId, name: segments.at(-2) ?? p.workspaceName }
+  }
+
+  // ------------------------------------------------------------ programs
+
+  private checkTags (tags: readonly ProgramTag[]): void {
+    for (const t of tags) {
+      if (!this.isTagValue(t.type, t.value)) throw new ProgramRefusal('invalid-tag', `Invalid value '${t.value.slice(0, 60)}' for tag type '${t.type.slice(0, 60)}'`)
+    }
+  }
+
+  createProgram (p: NewProgram): Readonly<StoredProgram> {
+    const parent = [...this.programMap.values()].find((x) => this.folderOf(x).id === p.folderId)
+    if (parent === undefined) throw new ProgramRefusal('folder-not-found', `Folder ${p.folderId} not found`)
+    if ([...this.programMap.values()].some((x) => x.name === p.name)) throw new ProgramRefusal('name-taken', `Program name '${p.name.slice(0, 80)}' is already in use`)
+    if (!this.isTagValue('Channel', p.channel)) throw new ProgramRefusal('invalid-tag', `Invalid channel '${p.channel.slice(0, 60)}'`)
+    const tags = (p.tags ?? []).filter((t) => t.type !== 'Channel')
+    this.checkTags(tags)
+    const folder = this.folderOf(parent)
+    const now = this.now()
+    const program: StoredProgram = {
+      id: Math.max(0, ...this.programMap.keys()) + 1,
+      name: p.name,
+      type: p.type,
+      folderId: folder.id,
+      workspaceId: parent.workspaceId,
+      workspaceName: parent.workspaceName,
+      treePath: `${parent.treePath.split('/').slice(0, -1).join('/')}/${p.name}`,
+      isArchived: false,
+      createdAt: now,
+      updatedAt: now,
+      tags: [{ type: 'Channel', value: p.channel }, ...tags.map((t) => ({ ...t }))],
+      costs: (p.costs ?? []).map((c) => ({ id: this.nextCostId++, ...c }))
+    }
+    if (p.description !== undefined) program.description = p.description
+    this.programMap.set(program.id, program)
+    return program
+  }
+
+  /** Applies a REST update; the channel and type cannot change here (they are not in ProgramChanges). */
+  updateProgram (id: number, changes: ProgramChanges): Readonly<StoredProgram> {
+    const program = this.programMap.get(id)
+    if (program === undefined) throw new ProgramRefusal('not-found', `Program ${id} not found`)
+    if (changes.name !== undefined && changes.name !== program.name && [...this.programMap.values()].some((x) => x.name === changes.name)) {
+      throw new ProgramRefusal('name-taken', `Program name '${changes.name.slice(0, 80)}' is already in use`)
+    }
+    // The channel is set at creation only; naming the current one changes nothing.
+    const channel = program.tags.find((t) => t.type === 'Channel')?.value
+    if (changes.tags?.some((t) => t.type === 'Channel' && t.value !== channel)) throw new ProgramRefusal('invalid', 'The channel can only be set when a program is created')
+    const tags = (changes.tags ?? []).filter((t) => t.type !== 'Channel')
+    this.checkTags(tags)
+    let changed = false
+    if (changes.name !== undefined && changes.name !== program.name) { program.name = changes.name; changed = true }
+    if (changes.description !== undefined && changes.description !== (program.description ?? '')) { program.description = changes.description; changed = true }
+    for (const t of tags) {
+      const existing = program.tags.find((x) => x.type === t.type)
+      if (existing?.value === t.value) continue
+      if (existing) existing.value = t.value
+      else program.tags.push({ ...t })
+      changed = true
+    }
+    if (changes.costsDestructiveUpdate === true) {
+      if (program.costs.length > 0 || (changes.costs ?? []).length > 0) changed = true
+      program.costs = []
+    }
+    for (const c of changes.costs ?? []) {
+      const cost: ProgramCost = { id: this.nextCostId++, month: c.month, amount: c.amount }
+      if (c.note !== undefined) cost.note = c.note
+      program.costs.push(cost)
+      changed = true
+    }
+    if (changed) program.updatedAt = this.now()
+    return program
   }
 
   /** Plain JSON copy of the contents, for tests and the admin path. */
