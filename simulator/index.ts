@@ -48,6 +48,8 @@ export interface SimulatorOptions {
   restExternalKeyField?: string
   restClientId?: string
   restClientSecret?: string
+  /** REST face: a CRM-synced instance (opportunities read-only, no role API); default false. */
+  restCrmSync?: boolean
 }
 
 export interface RunningSimulator {
@@ -172,7 +174,8 @@ export async function startSimulator (opts: SimulatorOptions = {}): Promise<Runn
     clientId: opts.restClientId ?? DEMO_REST_CLIENT_ID,
     clientSecret: opts.restClientSecret ?? DEMO_REST_CLIENT_SECRET,
     tokenTtlMs: opts.restTokenTtlMs ?? 3_600_000,
-    externalKeyField: opts.restExternalKeyField ?? 'opportunityId'
+    externalKeyField: opts.restExternalKeyField ?? 'opportunityId',
+    crmSync: opts.restCrmSync
   })
   ctx.rest = face.handle
   restRef.control = face.control

@@ -128,11 +128,14 @@ describe('REST face: describe', () => {
     await createOpportunities(rest, ['desc-1'], { ProductLine: 'Tea', DealScore: 3, isWon: true })
     for (const [describePath, path, filter] of [['/rest/v1/opportunities/describe.json', OPPS, 'desc-1'], ['/rest/v1/opportunities/roles/describe.json', ROLES, 'Opportunity_1']]) {
       const names = new Set((await rest.get(describePath)).result[0].fields.map((f: Json) => f.name))
-      const records = (await rest.get(path, { filterType: 'externalOpportunityId', filterValues: filter })).result
-      assert.equal(records.length, 1)
-      for (const key of Object.keys(records[0])) assert.ok(key === 'seq' || names.has(key), `${path}: ${key} is not in the describe`)
+      const all = [...names].filter((n) => n !== 'marketoGUID').join(',')
+      for (const query of [{}, { fields: all }] as Array<Record<string, string>>) {
+        const records = (await rest.get(path, { filterType: 'externalOpportunityId', filterValues: filter, ...query })).result
+        assert.equal(records.length, 1)
+        for (const key of Object.keys(records[0])) assert.ok(key === 'seq' || names.has(key), `${path}: ${key} is not in the describe`)
+      }
     }
-    const [record] = (await rest.get(OPPS, { filterType: 'externalOpportunityId', filterValues: 'desc-1' })).result
+    const [record] = (await rest.get(OPPS, { filterType: 'externalOpportunityId', filterValues: 'desc-1', fields: 'ProductLine,DealScore' })).result
     assert.equal(record.ProductLine, 'Tea')
     assert.equal(record.DealScore, '3')
   })
@@ -296,7 +299,7 @@ describe('REST face: paged lookups and fields', () => {
     assert.deepEqual(second.result.map((r: Json) => r.externalOpportunityId), ['tok-1'], 'batchSize may change between pages')
   })
 
-  it('fields: seq, marketoGUID and the fields asked for; unknown names are 1006; without it the full records', async (t) => {
+  it('fields: seq, marketoGUID and the fields asked for; unknown names are 1006; without it the default set', async (t) => {
     const rest = await open(t)
     const some = await rest.get(OPPS, { filterType: 'externalOpportunityId', filterValues: 'Opportunity_1,Opportunity_3', fields: 'name,closeDate,cAccountFSID' })
     assert.deepEqual(some.result, [
@@ -308,20 +311,11 @@ describe('REST face: paged lookups and fields', () => {
     repeated.append('fields', 'stage')
     repeated.append('fields', 'amount')
     assert.deepEqual((await rest.get(OPPS, repeated)).result, [{ seq: 0, marketoGUID: toGuid('opportunity', 7), stage: 'Qualification', amount: '250' }])
-    const full = await rest.get(OPPS, { filterType: 'externalOpportunityId', filterValues: 'Opportunity_3' })
-    assert.deepEqual(full.result, [{
-      seq: 0,
-      marketoGUID: toGuid('opportunity', 64),
-      createdAt: '2013-07-30T12:00:00+00:00',
-      updatedAt: '2013-07-30T12:00:00+00:00',
-      name: 'Q1 2014',
-      amount: '2000',
-      probability: '80',
-      closeDate: '2014-03-31',
-      stage: 'Negotiation',
-      externalOpportunityId: 'Opportunity_3',
-      cAccountFSID: 'C123'
-    }])
+    // No fields: the Query example's set (opportunities.md), not the whole record.
+    const plain = await rest.get(OPPS, { filterType: 'externalOpportunityId', filterValues: 'Opportunity_3' })
+    assert.deepEqual(plain.result, [{ seq: 0, marketoGUID: toGuid('opportunity', 64), externalOpportunityId: 'Opportunity_3', name: 'Q1 2014', amount: '2000' }])
+    const plainRoles = await rest.get(ROLES, { filterType: 'leadId', filterValues: '19' })
+    assert.deepEqual(plainRoles.result, [{ seq: 0, marketoGUID: toGuid('role', 10), externalOpportunityId: 'Opportunity_1', leadId: 19, role: 'Decision Maker' }])
     const roles = await rest.get(ROLES, { filterType: 'leadId', filterValues: '19', fields: 'role, isPrimary,leadId' })
     assert.deepEqual(roles.result, [{ seq: 0, marketoGUID: toGuid('role', 10), role: 'Decision Maker', isPrimary: true, leadId: 19 }])
     const unknown = await rest.get(OPPS, { filterType: 'externalOpportunityId', filterValues: 'Opportunity_3', fields: 'name,colour' })
@@ -333,8 +327,8 @@ describe('REST face: paged lookups and fields', () => {
   it('other filterTypes stay 1003', async (t) => {
     const rest = await open(t)
     const opp = await rest.get(OPPS, { filterType: 'name', filterValues: 'Q1 2014' })
-    assert.deepEqual(opp.errors, [{ code: '1003', message: 'Invalid filterType \'name\': expected externalOpportunityId or marketoGUID' }])
+    assert.deepEqual(opp.errors, [{ code: '1003', message: 'Invalid filterType \'name\': expected externalOpportunityId, dedupeFields or marketoGUID' }])
     const role = await rest.get(ROLES, { filterType: 'role', filterValues: 'Decision Maker' })
-    assert.deepEqual(role.errors, [{ code: '1003', message: 'Invalid filterType \'role\': expected externalOpportunityId, leadId or marketoGUID' }])
+    assert.deepEqual(role.errors, [{ code: '1003', message: 'Invalid filterType \'role\': expected externalOpportunityId, leadId, marketoGUID or dedupeFields' }])
   })
 })
