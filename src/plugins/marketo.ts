@@ -58,18 +58,17 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   const restEndpoint = m.rest.endpoint
   const embedded = backendName === 'rest' ? restEndpoint === undefined : endpoint === undefined
   if (embedded) {
-    const sim = await import('../../simulator/index.js')
-    simulator = await sim.startSimulator({ host: '127.0.0.1', port: 0 })
+    const { startSimulator } = await import('../../simulator/index.js')
+    simulator = await startSimulator({ host: '127.0.0.1', port: 0 })
     endpoint = simulator.endpoint
-    credentials = { userId: sim.DEMO_USER_ID, encryptionKey: sim.DEMO_ENCRYPTION_KEY }
+    credentials = { userId: simulator.credentials.userId, encryptionKey: simulator.credentials.encryptionKey }
     app.log.warn({ endpoint: backendName === 'rest' ? simulator.restEndpoint : endpoint }, `${backendName === 'rest' ? 'MARKETO_REST_ENDPOINT' : 'MARKETO_SOAP_ENDPOINT'} is not set: using the embedded Marketo simulator`)
   }
   if (backendName === 'rest') {
-    const sim = simulator !== undefined ? await import('../../simulator/index.js') : undefined
     rest = new MarketoRestClient({
       endpoint: restEndpoint ?? simulator?.restEndpoint ?? '',
-      clientId: m.rest.clientId ?? sim?.DEMO_REST_CLIENT_ID ?? '',
-      clientSecret: m.rest.clientSecret ?? sim?.DEMO_REST_CLIENT_SECRET ?? '',
+      clientId: m.rest.clientId ?? simulator?.credentials.restClientId ?? '',
+      clientSecret: m.rest.clientSecret ?? simulator?.credentials.restClientSecret ?? '',
       externalKeyField: m.rest.externalKeyField,
       quotaRetryAfterMs: m.quotaResetMs,
       transport: { maxResponseBytes: m.maxResponseBytes, defaultTimeoutMs: m.callTimeoutMs, ca: m.ca, maxSockets: m.maxConcurrency * 2 }
