@@ -187,6 +187,9 @@ export class ProgramRefusal extends Error {
 export interface SyncOptions {
   /** Indexes answered FAILED without being applied (fault injection). */
   failObjects?: ReadonlySet<number>
+  /** Roles are identified by (opportunity, person, role), REST's compound dedupe key, instead of
+   *  the SOAP face's (opportunity, person). */
+  roleKeyIncludesRole?: boolean
 }
 
 export class SimulatorStore {
@@ -363,7 +366,7 @@ export class SimulatorStore {
         let result: Pick<MObjStatus, 'id' | 'status'>
         if (obj.type === 'Program') result = this.syncProgram(operation, obj)
         else if (obj.type === 'Opportunity') result = this.syncOpportunity(operation, obj)
-        else if (obj.type === 'OpportunityPersonRole') result = this.syncRole(operation, obj)
+        else if (obj.type === 'OpportunityPersonRole') result = this.syncRole(operation, obj, options.roleKeyIncludesRole === true)
         else result = fail(`Invalid MObject type '${obj.type}': expected Program, Opportunity or OpportunityPersonRole`)
         return { ...status, ...result }
       } catch (err) {
@@ -527,7 +530,7 @@ export class SimulatorStore {
     return { id: created.id, status: 'CREATED' }
   }
 
-  private syncRole (operation: SyncOperation, obj: MObject): Pick<MObjStatus, 'id' | 'status'> {
+  private syncRole (operation: SyncOperation, obj: MObject, keyIncludesRole: boolean): Pick<MObjStatus, 'id' | 'status'> {
     if (obj.externalKey) fail('externalKey is not supported for OpportunityPersonRole: use id')
     const fields = this.checkFields('OpportunityPersonRole', this.roleFieldMap, obj.attribs)
     let opportunity: StoredOpportunity | undefined
@@ -555,7 +558,7 @@ export class SimulatorStore {
       if (!opportunity) fail('OpportunityId is required: give the OpportunityId attribute or an Opportunity association')
       if (!lead) fail('PersonId is required: give the PersonId attribute or a Lead association')
       for (const r of this.roleMap.values()) {
-        if (r.opportunityId === opportunity?.id && r.personId === lead?.id) { existing = r; break }
+        if (r.opportunityId === opportunity?.id && r.personId === lead?.id && (!keyIncludesRole || r.fields.Role === fields.get('Role'))) { existing = r; break }
       }
     }
 

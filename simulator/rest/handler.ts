@@ -368,7 +368,7 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
       if (attribs.length > 0) obj.attribs = attribs
       objects.push(obj)
       // One record at a time: each succeeds or fails alone, as Marketo's records do.
-      const status = ctx.store.sync(operation, [obj], { failObjects: fail.has(i) ? new Set([0]) : undefined })[0]
+      const status = ctx.store.sync(operation, [obj], { failObjects: fail.has(i) ? new Set([0]) : undefined, roleKeyIncludesRole: kind === 'role' && dedupeBy === 'dedupeFields' })[0]
       statuses.push(status)
       return fromStatus(i, status, operation, kind, what)
     })

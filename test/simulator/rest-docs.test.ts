@@ -142,9 +142,13 @@ describe('REST face: sync records', () => {
     assert.deepEqual(reasonsOf(byGuid), [undefined, '1036'])
 
     const role = { externalOpportunityId: 'dup-1', leadId: 19, role: 'Buyer' }
-    const roles = await face.post(ROLES, { input: [role, { ...role, leadId: 6 }, { ...role, isPrimary: true }] })
+    // The compound key is (externalOpportunityId, leadId, role): another role of the same lead is another record.
+    const roles = await face.post(ROLES, { input: [role, { ...role, role: 'Champion' }, { ...role, isPrimary: true }] })
     assert.deepEqual(statusesOf(roles), ['created', 'created', 'skipped'])
     assert.deepEqual(reasonsOf(roles), [undefined, undefined, '1036'])
+    assert.equal([...face.sim.store.roles.values()].filter((r) => r.personId === 19 && ['Buyer', 'Champion'].includes(r.fields.Role)).length, 2)
+    const again = await face.post(ROLES, { input: [{ ...role, isPrimary: true }] })
+    assert.deepEqual(statusesOf(again), ['updated'])
   })
 })
 
