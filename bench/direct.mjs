@@ -2,9 +2,9 @@
 // directly in a closed loop of CONCURRENCY workers, with the MObjects the gateway would send for the
 // same JSON body. Latency = hrtime around client.syncMObjects(). Prints one JSON line.
 // Env: ENDPOINT, OBJECTS, CONCURRENCY, DURATION_MS, WARMUP_MS, TRANSPORT=gateway|default
-import { MarketoSoapClient } from '../dist/marketo/soap-client.js'
-import { BUNDLED_WSDL } from '../dist/config.js'
-import { planOpportunities } from '../dist/mapping/opportunities.js'
+import { MarketoSoapClient } from '../dist/src/backends/soap/soap-client.js'
+import { BUNDLED_WSDL } from '../dist/src/config.js'
+import { planOpportunities } from '../dist/src/http/mapping/opportunities.js'
 import { fixedBody, percentile } from './lib.mjs'
 
 const env = process.env

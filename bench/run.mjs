@@ -45,7 +45,7 @@ const CFG = {
 }
 const ONLY = new Set((flags.only ?? 'startup,budget,overhead,soak').split(','))
 const SIM = 'dist/simulator/server.js'
-const GATEWAY = 'dist/server.js'
+const GATEWAY = 'dist/src/server.js'
 const CREDS = { MARKETO_USER_ID: 'demo17_1_809934544BFABAE58E5D27', MARKETO_ENCRYPTION_KEY: '27272727aa' }
 const JSON_HEADERS = { 'content-type': 'application/json' }
 const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a)

@@ -74,7 +74,7 @@ describe('Dockerfile and .dockerignore', () => {
     const env = runtime.filter((l) => l.startsWith('ENV ')).join(' ')
     assert.match(env, /\bHOST=0\.0\.0\.0\b/)
     assert.match(env, /\bNODE_ENV=production\b/)
-    assert.deepEqual(execForm(runtime.find((l) => l.startsWith('CMD ')) ?? '', 'CMD'), ['node', 'dist/server.js'])
+    assert.deepEqual(execForm(runtime.find((l) => l.startsWith('CMD ')) ?? '', 'CMD'), ['node', 'dist/src/server.js'])
     assert.ok(runtime.some((l) => l.startsWith('HEALTHCHECK ')))
   })
 
@@ -125,8 +125,8 @@ describe('the image\'s commands, run outside Docker', () => {
       for (const entry of readdirRecursive(join(root, dir))) t = Math.max(t, statSync(entry).mtimeMs)
       return t
     }
-    const built = existsSync(join(root, 'dist/server.js')) && existsSync(join(root, 'dist/simulator/server.js'))
-    if (!built || newest('src') > newest('dist')) await run('npm', ['run', 'build'], { cwd: root, timeout: 180_000 })
+    const built = existsSync(join(root, 'dist/src/server.js')) && existsSync(join(root, 'dist/simulator/server.js'))
+    if (!built || Math.max(newest('src'), newest('simulator')) > newest('dist')) await run('npm', ['run', 'build'], { cwd: root, timeout: 180_000 })
 
     simPort = await freePort()
     gwPort = await freePort()

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
-import { startSimulator, fromGuid, DEMO_USER_ID, DEMO_ENCRYPTION_KEY, DEMO_REST_CLIENT_ID, DEMO_REST_CLIENT_SECRET, type LedgerEntry, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js'
+import { startSimulator, fromGuid, DEMO_USER_ID, DEMO_ENCRYPTION_KEY, DEMO_REST_CLIENT_ID, DEMO_REST_CLIENT_SECRET, type LedgerEntry, type RunningSimulator, type SimulatorOptions } from '../../simulator/index.js'
 import { restRequestProblems } from './rest-schema.js'
 
 export interface TestGateway {

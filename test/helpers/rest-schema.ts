@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Ajv, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
-import type { LedgerEntry } from '../../src/simulator/index.js'
+import type { LedgerEntry } from '../../simulator/index.js'
 
 // The request schemas of the official Marketo REST OpenAPI subset (test/fixtures, copied from
 // ../shared/marketo/rest-reference), applied to what the simulator's REST face received.
@@ -35,6 +35,21 @@ const syncRoles = bodySchema('mapi', '/rest/v1/opportunities/roles.json', 'post'
 const deleteOpportunities = bodySchema('mapi', '/rest/v1/opportunities/delete.json', 'post')
 const deleteRoles = bodySchema('mapi', '/rest/v1/opportunities/roles/delete.json', 'post')
 const updateProgram = bodySchema('asset', '/rest/asset/v1/program/{id}.json', 'post')
+const createProgram = bodySchema('asset', '/rest/asset/v1/programs.json', 'post')
+// The compound-key query's body: the subset names LookupCustomObjectRequest but leaves it out,
+// so its shape is taken from opportunity-roles.md's example (filterType, fields, input).
+const lookupByBody = ajv.compile({
+  type: 'object',
+  required: ['filterType', 'input'],
+  properties: {
+    filterType: { type: 'string' },
+    fields: { type: 'array', items: { type: 'string' } },
+    input: { type: 'array', minItems: 1, items: { type: 'object' } },
+    batchSize: { type: 'integer' },
+    nextPageToken: { type: 'string' }
+  },
+  additionalProperties: false
+})
 
 interface QueryParam { name: string, in: string, required?: boolean, type?: string }
 
@@ -70,15 +85,31 @@ export function restRequestProblems (entry: LedgerEntry): string[] {
   if (r === undefined) return []
   if (r.method === 'GET') return [...(r.tokenIn !== 'header' ? [`${r.path}: access token not in the Authorization header`] : []), ...queryProblems(r.path, r.query)]
   if (r.method !== 'POST') return []
+  const tokenProblems = r.tokenIn !== 'header' ? [`${r.path}: access token not in the Authorization header`] : []
+  // POST ?_method=GET: a read whose query string travels in a form body (error-codes.md 414), or
+  // the compound-key query's JSON body.
+  const query = new URLSearchParams(r.query)
+  if (query.get('_method') === 'GET') {
+    query.delete('_method')
+    if (typeof r.body === 'string') return [...tokenProblems, ...queryProblems(r.path, `${query}&${r.body}`)]
+    if (r.path !== '/rest/v1/opportunities/roles.json' && r.path !== '/rest/v1/opportunities.json') return [`${r.path}: no compound query in the OpenAPI subset`]
+    return [...tokenProblems, ...(lookupByBody(r.body) ? [] : (lookupByBody.errors ?? []).map((e) => `${r.path} body${e.instancePath} ${e.message ?? 'is invalid'}`))]
+  }
+  let body = r.body
   let validate: ValidateFunction | undefined
   if (r.path === '/rest/v1/opportunities.json') validate = syncOpportunities
   else if (r.path === '/rest/v1/opportunities/roles.json') validate = syncRoles
   else if (r.path === '/rest/v1/opportunities/delete.json') validate = deleteOpportunities
   else if (r.path === '/rest/v1/opportunities/roles/delete.json') validate = deleteRoles
   else if (/^\/rest\/asset\/v1\/program\/\d+\.json$/.test(r.path)) validate = updateProgram
+  else if (r.path === '/rest/asset/v1/programs.json') validate = createProgram
   if (validate === undefined) return [`${r.path}: no request schema in the OpenAPI subset`]
-  const problems: string[] = []
-  if (r.tokenIn !== 'header') problems.push(`${r.path}: access token not in the Authorization header`)
-  if (!validate(r.body)) problems.push(...(validate.errors ?? []).map((e) => `${r.path} body${e.instancePath} ${e.message ?? 'is invalid'}`))
+  // A form carries the boolean costsDestructiveUpdate as text.
+  if (validate !== createProgram && validate !== updateProgram) body = r.body
+  else if (typeof r.body === 'object' && r.body !== null && ['true', 'false'].includes(String((r.body as Record<string, unknown>).costsDestructiveUpdate))) {
+    body = { ...r.body, costsDestructiveUpdate: (r.body as Record<string, unknown>).costsDestructiveUpdate === 'true' }
+  }
+  const problems: string[] = [...tokenProblems]
+  if (!validate(body)) problems.push(...(validate.errors ?? []).map((e) => `${r.path} body${e.instancePath} ${e.message ?? 'is invalid'}`))
   return problems
 }

@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { startGateway, request, type TestGateway, type JsonResponse } from '../helpers/gateway.js'
-import type { Knob } from '../../src/simulator/index.js'
+import type { Knob } from '../../simulator/index.js'
 
 const STATUSES = new Set(['created', 'updated', 'unchanged', 'skipped', 'failed', 'unknown', 'not_applied'])
 

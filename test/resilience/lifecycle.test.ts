@@ -2,7 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { startSimulator, DEMO_ENCRYPTION_KEY, DEMO_USER_ID } from '../../src/simulator/index.js'
+import { startSimulator, DEMO_ENCRYPTION_KEY, DEMO_USER_ID } from '../../simulator/index.js'
 import { request } from '../helpers/gateway.js'
 
 const serverEntry = new URL('../../src/server.ts', import.meta.url).pathname

@@ -1,10 +1,11 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join, relative, resolve, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { startGateway, request, syncCalls, upstreamCalls, type TestGateway } from '../helpers/gateway.js'
-import { toGuid } from '../../src/simulator/index.js'
+import { toGuid } from '../../simulator/index.js'
 
 // Issue #13: one admission, one quota state, one retry budget and one request deadline for every
 // Marketo call, whatever the operation or the backend.
@@ -193,5 +194,25 @@ describe('one seam for every Marketo call', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+
+  it('no module outside backends/ imports a backend module (only the factory, backends/index.ts, is imported)', () => {
+    const src = fileURLToPath(new URL('../../src/', import.meta.url))
+    const offenders: string[] = []
+    const walk = (dir: string): void => {
+      for (const name of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, name.name)
+        if (name.isDirectory()) { if (path !== join(src, 'backends')) walk(path); continue }
+        if (!name.name.endsWith('.ts')) continue
+        for (const m of readFileSync(path, 'utf8').matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)) {
+          const target = resolve(dirname(path), m[1])
+          if (target.startsWith(join(src, 'backends') + sep) && target !== join(src, 'backends', 'index.js')) offenders.push(`${relative(src, path)} → ${m[1]}`)
+        }
+      }
+    }
+    walk(src)
+    assert.deepEqual(offenders, [])
+    // The check can fail: the factory itself is found.
+    assert.match(readFileSync(join(src, 'http', 'plugins', 'marketo.ts'), 'utf8'), /backends\/index\.js/)
   })
 })

@@ -1,7 +1,7 @@
 import { describe, it, before, after, beforeEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { startGateway, request, type TestGateway } from '../helpers/gateway.js'
-import { DEMO_REST_CLIENT_ID, DEMO_REST_CLIENT_SECRET, fromGuid, toGuid } from '../../src/simulator/index.js'
+import { DEMO_REST_CLIENT_ID, DEMO_REST_CLIENT_SECRET, fromGuid, toGuid } from '../../simulator/index.js'
 
 // MARKETO_BACKEND=rest against the simulator's REST face (every REST request it receives is also
 // checked against the official OpenAPI subset when the gateway closes, see test/helpers).
@@ -417,7 +417,7 @@ describe('one Marketo, two faces', () => {
       // The SOAP face, through a SOAP gateway on the same simulator.
       const { buildApp } = await import('../../src/app.js')
       const { loadConfig } = await import('../../src/config.js')
-      const { DEMO_USER_ID, DEMO_ENCRYPTION_KEY } = await import('../../src/simulator/index.js')
+      const { DEMO_USER_ID, DEMO_ENCRYPTION_KEY } = await import('../../simulator/index.js')
       const soap = await buildApp(loadConfig({ PORT: '0', LOG_LEVEL: 'silent', MARKETO_SOAP_ENDPOINT: rest.sim.endpoint, MARKETO_USER_ID: DEMO_USER_ID, MARKETO_ENCRYPTION_KEY: DEMO_ENCRYPTION_KEY, AUTH_DISABLED: 'i-understand-the-risk' }))
       try {
         const read = await soap.inject({ url: '/opportunities?externalKey.name=opportunityId&externalKey.value=both-faces' })

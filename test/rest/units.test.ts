@@ -7,7 +7,7 @@ import { RETRYABLE_FAULTS } from '../../src/backends/soap/faults.js'
 import { REDACT_PATHS } from '../../src/app.js'
 import { restTime } from '../../src/backends/rest/reads.js'
 import { restRequestProblems } from '../helpers/rest-schema.js'
-import type { LedgerEntry } from '../../src/simulator/index.js'
+import type { LedgerEntry } from '../../simulator/index.js'
 
 describe('REST backend configuration', () => {
   it('defaults to soap; rest needs client credentials with a real endpoint, and API keys', () => {

@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { startGateway, request, assertRestRefusal, TEST_BACKEND, type TestGateway } from '../helpers/gateway.js'
-import { DEMO_REST_CLIENT_ID, DEMO_REST_CLIENT_SECRET, DEMO_USER_ID, toGuid } from '../../src/simulator/index.js'
+import { DEMO_REST_CLIENT_ID, DEMO_REST_CLIENT_SECRET, DEMO_USER_ID, toGuid } from '../../simulator/index.js'
 
 const rest = TEST_BACKEND === 'rest'
 

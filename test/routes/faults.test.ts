@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import { startGateway, request, syncCalls, TEST_BACKEND, type TestGateway } from '../helpers/gateway.js'
-import type { Knob } from '../../src/simulator/index.js'
+import type { Knob } from '../../simulator/index.js'
 
 const rest = TEST_BACKEND === 'rest'
 

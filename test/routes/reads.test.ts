@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { startGateway, request, assertRestRefusal, storeId, syncCalls, upstreamCalls, TEST_BACKEND, type JsonResponse, type TestGateway } from '../helpers/gateway.js'
-import { toGuid } from '../../src/simulator/index.js'
+import { toGuid } from '../../simulator/index.js'
 import { filterHash } from '../../src/http/routes/cursor.js'
 
 // Marketo's 100 calls per 20 s would make these tests wait: both limits off.
@@ -267,7 +267,7 @@ describe('read routes against the simulator', () => {
         { name: 'ProductLine', displayName: 'Product Line', dataType: 'string', size: 100, readOnly: false, custom: true },
         { name: 'DealScore', displayName: 'Deal Score', dataType: 'integer', size: null, readOnly: false, custom: true }
       ])
-      assert.deepStrictEqual(res.body.fields.find((f: { name: string }) => f.name === 'opportunityId'), { name: 'opportunityId', displayName: 'External Opportunity Id', dataType: 'string', size: 255, readOnly: true, custom: false })
+      assert.deepStrictEqual(res.body.fields.find((f: { name: string }) => f.name === 'opportunityId'), { name: 'opportunityId', displayName: 'External Opportunity Id', dataType: 'string', size: 50, readOnly: true, custom: false })
       assert.deepStrictEqual(res.body.fields.find((f: { name: string }) => f.name === 'marketoGUID'), { name: 'marketoGUID', displayName: 'Marketo GUID', dataType: 'string', size: 36, readOnly: true, custom: false })
       assert.equal(res.body.fields.find((f: { name: string }) => f.name === 'Id'), undefined)
     } else {

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import { validateXML } from 'xmllint-wasm'
 import { startGateway, request, soapOnly, type TestGateway } from '../helpers/gateway.js'
 import { computeSignature } from '../../src/backends/soap/signing.js'
-import { DEMO_ENCRYPTION_KEY, DEMO_USER_ID } from '../../src/simulator/index.js'
+import { DEMO_ENCRYPTION_KEY, DEMO_USER_ID } from '../../simulator/index.js'
 
 const wsdl = readFileSync(new URL('../../src/backends/soap/wsdl/mktows-2_3.wsdl', import.meta.url), 'utf8')
 const xsd = wsdl.slice(wsdl.indexOf('<xs:schema'), wsdl.indexOf('</xs:schema>') + '</xs:schema>'.length)

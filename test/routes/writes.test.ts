@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { startGateway, request, assertRestRefusal, storeId, syncCalls, TEST_BACKEND, type TestGateway } from '../helpers/gateway.js'
-import { toGuid } from '../../src/simulator/index.js'
+import { toGuid } from '../../simulator/index.js'
 
 const emptySummary = { total: 0, created: 0, updated: 0, unchanged: 0, skipped: 0, failed: 0, deleted: 0, unknown: 0, notApplied: 0 }
 const rest = TEST_BACKEND === 'rest'

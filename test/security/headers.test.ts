@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { DEMO_ENCRYPTION_KEY, DEMO_USER_ID, type Knob } from '../../src/simulator/index.js'
+import { DEMO_ENCRYPTION_KEY, DEMO_USER_ID, type Knob } from '../../simulator/index.js'
 import { startGateway, request, hashKey, TEST_API_KEY, TEST_API_KEYS, type JsonResponse, type TestGateway } from '../helpers/gateway.js'
 
 let n = 0

@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import type { HostileKind } from '../../src/simulator/index.js'
+import type { HostileKind } from '../../simulator/index.js'
 import { startGateway, request, type TestGateway } from '../helpers/gateway.js'
 
 // S5 / F11: Marketo (or whatever answers in its place) sends XML built to hurt the parser.

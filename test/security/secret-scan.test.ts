@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { DEMO_ENCRYPTION_KEY, DEMO_USER_ID } from '../../src/simulator/index.js'
+import { DEMO_ENCRYPTION_KEY, DEMO_USER_ID } from '../../simulator/index.js'
 import { TEST_API_KEYS, hashKey } from '../helpers/gateway.js'
 
 // S4: the integration suites (routes, including the fault paths, and the security tests) run

@@ -6,7 +6,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js'
+import { startSimulator, type RunningSimulator } from '../../simulator/index.js'
 import { startGateway, request } from '../helpers/gateway.js'
 
 // S10: a TLS-terminating front for the simulator, with a self-signed certificate made here.

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { computeSignature } from '../../src/backends/soap/signing.js'
-import { DEMO_USER_ID } from '../../src/simulator/index.js'
+import { DEMO_USER_ID } from '../../simulator/index.js'
 import { authHeader, envelope, faultBody, faultCodeOf, NOW, post, start, syncXml } from './helpers.js'
 
 interface Vector { mktowsUserId: string, encryptionKey: string, requestTimestamp: string, requestSignature: string }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { validateXML } from 'xmllint-wasm'
 import { computeSignature, formatTimestamp } from '../../src/backends/soap/signing.js'
-import { DEMO_ENCRYPTION_KEY, DEMO_USER_ID, startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js'
+import { DEMO_ENCRYPTION_KEY, DEMO_USER_ID, startSimulator, type RunningSimulator, type SimulatorOptions } from '../../simulator/index.js'
 
 export const NOW = new Date('2024-05-01T12:00:00Z')
 
@@ -103,7 +103,7 @@ export function faultCodeOf (xml: string): number | undefined {
   return m ? Number(m[1]) : undefined
 }
 
-const wsdl = readFileSync(new URL('../../src/backends/soap/wsdl/mktows-2_3.wsdl', import.meta.url), 'utf8')
+const wsdl = readFileSync(new URL('../../simulator/wsdl/mktows-2_3.wsdl', import.meta.url), 'utf8')
 const schema = wsdl.slice(wsdl.indexOf('<xs:schema'), wsdl.indexOf('</xs:schema>') + '</xs:schema>'.length)
   .replace('<xs:schema', '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:tns="http://www.marketo.com/mktows/"')
 

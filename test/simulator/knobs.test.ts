@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { HTML_502 } from '../../src/simulator/knobs.js'
+import { HTML_502 } from '../../simulator/knobs.js'
 import { authHeader, faultBody, NOW, post, start, statusesOf, syncXml } from './helpers.js'
 import { formatTimestamp, computeSignature } from '../../src/backends/soap/signing.js'
-import { DEMO_ENCRYPTION_KEY, DEMO_USER_ID } from '../../src/simulator/index.js'
+import { DEMO_ENCRYPTION_KEY, DEMO_USER_ID } from '../../simulator/index.js'
 
 const insertTwo = syncXml('INSERT', [{ type: 'Opportunity', attribs: { Name: 'A' } }, { type: 'Opportunity', attribs: { Name: 'B' } }])
 const TWO_CREATED = [{ id: 65, status: 'CREATED' }, { id: 66, status: 'CREATED' }]

@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { DEMO_REST_CLIENT_ID, DEMO_REST_CLIENT_SECRET, toGuid, type RunningSimulator } from '../../src/simulator/index.js'
-import { OPPORTUNITY_FIELDS } from '../../src/domain/fields.js'
+import { DEMO_REST_CLIENT_ID, DEMO_REST_CLIENT_SECRET, toGuid, type RunningSimulator } from '../../simulator/index.js'
 import { restRequestProblems } from '../helpers/rest-schema.js'
 import { envelope, post, start, type Closeable } from './helpers.js'
 
@@ -80,18 +79,23 @@ describe('REST face: describe', () => {
     assert.deepEqual(d.searchableFields, [['externalOpportunityId'], ['marketoGUID']])
 
     const soap = await soapFieldNames(rest.sim, 'Opportunity')
-    const standard = new Map<string, string>(OPPORTUNITY_FIELDS.map((f) => [f.marketo, f.key]))
-    const renamed: Record<string, string> = { Id: 'marketoGUID', CreatedAt: 'createdAt', UpdatedAt: 'updatedAt', opportunityId: 'externalOpportunityId' }
+    // The names the REST docs' describes print (opportunities.md: Describe, Get Opportunity Fields);
+    // a field no describe shows takes Marketo's camelCase API name.
+    const documented: Record<string, string> = { Id: 'marketoGUID', CreatedAt: 'createdAt', UpdatedAt: 'updatedAt', opportunityId: 'externalOpportunityId', Name: 'name', Description: 'description', Type: 'type', Stage: 'stage' }
+    const custom = new Set(['cAccountFSID', 'ProductLine', 'DealScore'])
     assert.equal(soap.length, 26)
-    assert.deepEqual(d.fields.map((f: Json) => f.name), soap.map((f) => renamed[f.name] ?? standard.get(f.name) ?? f.name))
+    assert.deepEqual(d.fields.map((f: Json) => f.name), soap.map((f) => documented[f.name] ?? (custom.has(f.name) ? f.name : f.name.charAt(0).toLowerCase() + f.name.slice(1))))
     assert.deepEqual(d.fields.map((f: Json) => f.name).slice(-3), ['cAccountFSID', 'ProductLine', 'DealScore'], 'custom fields keep their names')
-    // Same types as the SOAP describe, except the GUID that stands for the integer id.
-    soap.forEach((f, i) => { if (f.name !== 'Id') assert.equal(d.fields[i].dataType, f.dataType, f.name) })
+    // Same types as the SOAP describe, except the GUID that stands for the integer id and the
+    // types the REST docs print (Description: string of 2000).
+    soap.forEach((f, i) => { if (f.name !== 'Id' && f.name !== 'Description') assert.equal(d.fields[i].dataType, f.dataType, f.name) })
 
     const field = (name: string): Json => d.fields.find((f: Json) => f.name === name)
     assert.deepEqual(field('marketoGUID'), { name: 'marketoGUID', displayName: 'Marketo GUID', dataType: 'string', length: 36, updateable: false, crmManaged: false })
-    assert.deepEqual(field('externalOpportunityId'), { name: 'externalOpportunityId', displayName: 'External Opportunity Id', dataType: 'string', length: 255, updateable: false, crmManaged: false })
+    assert.deepEqual(field('externalOpportunityId'), { name: 'externalOpportunityId', displayName: 'External Opportunity Id', dataType: 'string', length: 50, updateable: false, crmManaged: false })
     assert.deepEqual(field('name'), { name: 'name', displayName: 'Name', dataType: 'string', length: 255, updateable: true, crmManaged: false })
+    assert.deepEqual(field('description'), { name: 'description', displayName: 'Description', dataType: 'string', length: 2000, updateable: true, crmManaged: false })
+    assert.deepEqual([field('type').length, field('stage').length], [255, 255])
     assert.deepEqual(field('expectedRevenue'), { name: 'expectedRevenue', displayName: 'Expected Revenue', dataType: 'currency', updateable: true, crmManaged: false })
     assert.deepEqual(field('updatedAt'), { name: 'updatedAt', displayName: 'Updated At', dataType: 'datetime', updateable: false, crmManaged: false })
     assert.deepEqual(field('ProductLine'), { name: 'ProductLine', displayName: 'Product Line', dataType: 'string', length: 100, updateable: true, crmManaged: false })
@@ -115,19 +119,23 @@ describe('REST face: describe', () => {
       ['isPrimary', 'boolean', true], ['externalCreatedDate', 'datetime', true], ['createdAt', 'datetime', false], ['updatedAt', 'datetime', false]
     ])
     assert.equal(d.fields[2].length, undefined, 'an integer has no length')
-    assert.equal(d.fields[3].length, 255)
+    assert.equal(d.fields[3].length, 50, 'role: length 50, as the docs\' describe')
+    assert.equal(d.fields[1].length, 50)
   })
 
   it('a record carries only fields its describe lists', async (t) => {
     const rest = await open(t)
-    await createOpportunities(rest, ['desc-1'], { ProductLine: 'Tea', dealScore: 3, isWon: true })
+    await createOpportunities(rest, ['desc-1'], { ProductLine: 'Tea', DealScore: 3, isWon: true })
     for (const [describePath, path, filter] of [['/rest/v1/opportunities/describe.json', OPPS, 'desc-1'], ['/rest/v1/opportunities/roles/describe.json', ROLES, 'Opportunity_1']]) {
       const names = new Set((await rest.get(describePath)).result[0].fields.map((f: Json) => f.name))
-      const records = (await rest.get(path, { filterType: 'externalOpportunityId', filterValues: filter })).result
-      assert.equal(records.length, 1)
-      for (const key of Object.keys(records[0])) assert.ok(key === 'seq' || names.has(key), `${path}: ${key} is not in the describe`)
+      const all = [...names].filter((n) => n !== 'marketoGUID').join(',')
+      for (const query of [{}, { fields: all }] as Array<Record<string, string>>) {
+        const records = (await rest.get(path, { filterType: 'externalOpportunityId', filterValues: filter, ...query })).result
+        assert.equal(records.length, 1)
+        for (const key of Object.keys(records[0])) assert.ok(key === 'seq' || names.has(key), `${path}: ${key} is not in the describe`)
+      }
     }
-    const [record] = (await rest.get(OPPS, { filterType: 'externalOpportunityId', filterValues: 'desc-1' })).result
+    const [record] = (await rest.get(OPPS, { filterType: 'externalOpportunityId', filterValues: 'desc-1', fields: 'ProductLine,DealScore' })).result
     assert.equal(record.ProductLine, 'Tea')
     assert.equal(record.DealScore, '3')
   })
@@ -291,7 +299,7 @@ describe('REST face: paged lookups and fields', () => {
     assert.deepEqual(second.result.map((r: Json) => r.externalOpportunityId), ['tok-1'], 'batchSize may change between pages')
   })
 
-  it('fields: seq, marketoGUID and the fields asked for; unknown names are 1006; without it the full records', async (t) => {
+  it('fields: seq, marketoGUID and the fields asked for; unknown names are 1006; without it the default set', async (t) => {
     const rest = await open(t)
     const some = await rest.get(OPPS, { filterType: 'externalOpportunityId', filterValues: 'Opportunity_1,Opportunity_3', fields: 'name,closeDate,cAccountFSID' })
     assert.deepEqual(some.result, [
@@ -303,20 +311,11 @@ describe('REST face: paged lookups and fields', () => {
     repeated.append('fields', 'stage')
     repeated.append('fields', 'amount')
     assert.deepEqual((await rest.get(OPPS, repeated)).result, [{ seq: 0, marketoGUID: toGuid('opportunity', 7), stage: 'Qualification', amount: '250' }])
-    const full = await rest.get(OPPS, { filterType: 'externalOpportunityId', filterValues: 'Opportunity_3' })
-    assert.deepEqual(full.result, [{
-      seq: 0,
-      marketoGUID: toGuid('opportunity', 64),
-      createdAt: '2013-07-30T12:00:00+00:00',
-      updatedAt: '2013-07-30T12:00:00+00:00',
-      name: 'Q1 2014',
-      amount: '2000',
-      probability: '80',
-      closeDate: '2014-03-31',
-      stage: 'Negotiation',
-      externalOpportunityId: 'Opportunity_3',
-      cAccountFSID: 'C123'
-    }])
+    // No fields: the Query example's set (opportunities.md), not the whole record.
+    const plain = await rest.get(OPPS, { filterType: 'externalOpportunityId', filterValues: 'Opportunity_3' })
+    assert.deepEqual(plain.result, [{ seq: 0, marketoGUID: toGuid('opportunity', 64), externalOpportunityId: 'Opportunity_3', name: 'Q1 2014', amount: '2000' }])
+    const plainRoles = await rest.get(ROLES, { filterType: 'leadId', filterValues: '19' })
+    assert.deepEqual(plainRoles.result, [{ seq: 0, marketoGUID: toGuid('role', 10), externalOpportunityId: 'Opportunity_1', leadId: 19, role: 'Decision Maker' }])
     const roles = await rest.get(ROLES, { filterType: 'leadId', filterValues: '19', fields: 'role, isPrimary,leadId' })
     assert.deepEqual(roles.result, [{ seq: 0, marketoGUID: toGuid('role', 10), role: 'Decision Maker', isPrimary: true, leadId: 19 }])
     const unknown = await rest.get(OPPS, { filterType: 'externalOpportunityId', filterValues: 'Opportunity_3', fields: 'name,colour' })
@@ -328,8 +327,8 @@ describe('REST face: paged lookups and fields', () => {
   it('other filterTypes stay 1003', async (t) => {
     const rest = await open(t)
     const opp = await rest.get(OPPS, { filterType: 'name', filterValues: 'Q1 2014' })
-    assert.deepEqual(opp.errors, [{ code: '1003', message: 'Invalid filterType \'name\': expected externalOpportunityId or marketoGUID' }])
+    assert.deepEqual(opp.errors, [{ code: '1003', message: 'Invalid filterType \'name\': expected externalOpportunityId, dedupeFields or marketoGUID' }])
     const role = await rest.get(ROLES, { filterType: 'role', filterValues: 'Decision Maker' })
-    assert.deepEqual(role.errors, [{ code: '1003', message: 'Invalid filterType \'role\': expected externalOpportunityId, leadId or marketoGUID' }])
+    assert.deepEqual(role.errors, [{ code: '1003', message: 'Invalid filterType \'role\': expected externalOpportunityId, leadId, marketoGUID or dedupeFields' }])
   })
 })

@@ -5,7 +5,7 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { authHeader, envelope, post } from './helpers.js'
 
-const SERVER = fileURLToPath(new URL('../../src/simulator/server.ts', import.meta.url))
+const SERVER = fileURLToPath(new URL('../../simulator/server.ts', import.meta.url))
 
 async function startServer (t: { after (fn: () => void): void }, env: Record<string, string>): Promise<{ endpoint: string, child: ReturnType<typeof spawn> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', SERVER], { env: { ...process.env, SIMULATOR_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'inherit'] })

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createSimulatorStore, loadSeed } from '../../src/simulator/index.js'
+import { createSimulatorStore, loadSeed } from '../../simulator/index.js'
 
 describe('createSimulatorStore (no network)', () => {
   it('loads the seed the doc examples rely on', () => {
@@ -9,7 +9,8 @@ describe('createSimulatorStore (no network)', () => {
     assert.ok(store.opportunities.has(64))
     assert.ok(store.leads.has(19))
     assert.ok(store.companies.size > 0)
-    assert.ok(store.tagTypes.get('Channel')?.has('Webinar'))
+    assert.ok(store.isTagValue('Channel', 'Webinar'))
+    assert.equal(store.isTagValue('Channel', 'Podcast'), false)
     assert.ok(store.describe('Opportunity').fields.some((f) => f.isCustom))
   })
 

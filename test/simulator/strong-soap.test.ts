@@ -2,7 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import strongSoap, { type Client } from 'strong-soap'
 import { signRequest } from '../../src/backends/soap/signing.js'
-import { DEMO_ENCRYPTION_KEY, DEMO_USER_ID } from '../../src/simulator/index.js'
+import { DEMO_ENCRYPTION_KEY, DEMO_USER_ID } from '../../simulator/index.js'
 import { NOW, start } from './helpers.js'
 
 const MKTOWS = 'http://www.marketo.com/mktows/'

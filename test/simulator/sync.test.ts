@@ -1,7 +1,7 @@
 import { after, before, beforeEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { computeSignature, formatTimestamp } from '../../src/backends/soap/signing.js'
-import { DEMO_ENCRYPTION_KEY, DEMO_USER_ID, startSimulator, type RunningSimulator } from '../../src/simulator/index.js'
+import { DEMO_ENCRYPTION_KEY, DEMO_USER_ID, startSimulator, type RunningSimulator } from '../../simulator/index.js'
 import { NOW, post, schemaErrors, start, statusesOf, sync, syncXml } from './helpers.js'
 
 // The request of the syncMObjects doc page, byte for byte except for the signature and timestamp.

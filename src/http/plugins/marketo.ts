@@ -11,7 +11,7 @@ import { BatchSender } from '../../upstream/batch.js'
 import { SyncService } from '../../upstream/sync-service.js'
 import { Coalescer } from '../../upstream/coalescer.js'
 import { Reader } from '../../upstream/reader.js'
-import type { RunningSimulator } from '../../simulator/index.js'
+import type { RunningSimulator } from '../../../simulator/index.js'
 
 export type MarketoBackendName = BackendName
 
@@ -53,13 +53,14 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   const soap = { endpoint: m.endpoint, credentials: { userId: m.userId ?? '', encryptionKey: m.encryptionKey ?? '' } }
   const rest = { endpoint: m.rest.endpoint, clientId: m.rest.clientId ?? '', clientSecret: m.rest.clientSecret ?? '' }
   if ((backendName === 'rest' ? rest.endpoint : soap.endpoint) === undefined) {
-    const sim = await import('../../simulator/index.js')
-    simulator = await sim.startSimulator({ host: '127.0.0.1', port: 0 })
+    // The simulator is its own unit (simulator/): the gateway uses only its start function.
+    const { startSimulator } = await import('../../../simulator/index.js')
+    simulator = await startSimulator({ host: '127.0.0.1', port: 0 })
     soap.endpoint = simulator.endpoint
-    soap.credentials = { userId: sim.DEMO_USER_ID, encryptionKey: sim.DEMO_ENCRYPTION_KEY }
+    soap.credentials = { userId: simulator.credentials.userId, encryptionKey: simulator.credentials.encryptionKey }
     rest.endpoint = simulator.restEndpoint
-    rest.clientId = sim.DEMO_REST_CLIENT_ID
-    rest.clientSecret = sim.DEMO_REST_CLIENT_SECRET
+    rest.clientId = simulator.credentials.restClientId
+    rest.clientSecret = simulator.credentials.restClientSecret
     app.log.warn({ endpoint: backendName === 'rest' ? rest.endpoint : soap.endpoint }, `${backendName === 'rest' ? 'MARKETO_REST_ENDPOINT' : 'MARKETO_SOAP_ENDPOINT'} is not set: using the embedded Marketo simulator`)
   }
   const api = await createBackend({

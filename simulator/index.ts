@@ -48,10 +48,14 @@ export interface SimulatorOptions {
   restExternalKeyField?: string
   restClientId?: string
   restClientSecret?: string
+  /** REST face: a CRM-synced instance (opportunities read-only, no role API); default false. */
+  restCrmSync?: boolean
 }
 
 export interface RunningSimulator {
   endpoint: string
+  /** The credentials this instance accepts: SOAP (userId, encryptionKey) and REST (LaunchPoint client). */
+  credentials: { userId: string, encryptionKey: string, restClientId: string, restClientSecret: string }
   /** Base URL of the REST face (identity and /rest/ paths), e.g. http://127.0.0.1:1234 */
   restEndpoint: string
   rest: RestFaceControl
@@ -66,7 +70,7 @@ export interface RunningSimulator {
 }
 
 export function loadWsdlTemplate (): string {
-  return readFileSync(new URL('../backends/soap/wsdl/mktows-2_3.wsdl', import.meta.url), 'utf8')
+  return readFileSync(new URL('./wsdl/mktows-2_3.wsdl', import.meta.url), 'utf8')
 }
 
 function readJson (req: IncomingMessage): Promise<unknown> {
@@ -98,6 +102,12 @@ export async function startSimulator (opts: SimulatorOptions = {}): Promise<Runn
   const restRef: { control?: RestFaceControl } = {}
   const sim: RunningSimulator = {
     endpoint: '',
+    credentials: {
+      userId: opts.userId ?? DEMO_USER_ID,
+      encryptionKey: opts.encryptionKey ?? DEMO_ENCRYPTION_KEY,
+      restClientId: opts.restClientId ?? DEMO_REST_CLIENT_ID,
+      restClientSecret: opts.restClientSecret ?? DEMO_REST_CLIENT_SECRET
+    },
     restEndpoint: '',
     get rest () { return restRef.control as RestFaceControl },
     wsdlUrl: '',
@@ -152,8 +162,8 @@ export async function startSimulator (opts: SimulatorOptions = {}): Promise<Runn
 
   const ctx: HandlerContext = {
     store,
-    userId: opts.userId ?? DEMO_USER_ID,
-    encryptionKey: opts.encryptionKey ?? DEMO_ENCRYPTION_KEY,
+    userId: sim.credentials.userId,
+    encryptionKey: sim.credentials.encryptionKey,
     clock,
     timestampWindowMs: opts.timestampWindowMs ?? 15 * 60_000,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
@@ -169,10 +179,11 @@ export async function startSimulator (opts: SimulatorOptions = {}): Promise<Runn
   }
 
   const face = createRestFace(ctx, {
-    clientId: opts.restClientId ?? DEMO_REST_CLIENT_ID,
-    clientSecret: opts.restClientSecret ?? DEMO_REST_CLIENT_SECRET,
+    clientId: sim.credentials.restClientId,
+    clientSecret: sim.credentials.restClientSecret,
     tokenTtlMs: opts.restTokenTtlMs ?? 3_600_000,
-    externalKeyField: opts.restExternalKeyField ?? 'opportunityId'
+    externalKeyField: opts.restExternalKeyField ?? 'opportunityId',
+    crmSync: opts.restCrmSync
   })
   ctx.rest = face.handle
   restRef.control = face.control

@@ -7,7 +7,9 @@ export type HostileKind = 'doctype-xxe' | 'entity-expansion' | 'deep-nesting' | 
 export interface Knob {
   /** Delay before the call is processed. */
   latencyMs?: number
-  /** Answer this Marketo fault code (HTTP 500) instead of processing the call. */
+  /** Answer this Marketo fault code (HTTP 500) instead of processing the call. The REST face
+   *  answers it as a response-level error (HTTP 200, success false, errors[]): REST codes
+   *  (500, 502, 6xx, 7xx, 1xxx) as they are, SOAP codes as their REST twin. */
   fault?: number
   /** Answer HTTP 502 with an HTML body, as a load balancer would. */
   html502?: boolean
@@ -33,6 +35,8 @@ export interface Knob {
   sizeBytes?: number
   /** Answer FAILED for these object indexes (0-based) without applying them; the others are applied. */
   failObjects?: number[]
+  /** REST face: the record reason failObjects are skipped with (e.g. 1013, 1017, 1018; default 1003). */
+  failReason?: number
 }
 
 export interface KnobControl {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
-import type { Association, Attrib, MObject, MObjStatus, SyncOperation } from '../domain/model.js'
-import { formatTimestamp } from '../backends/soap/signing.js'
+import type { Association, Attrib, MObject, MObjStatus, SyncOperation } from './model.js'
+import { w3cTimestamp } from './signature.js'
 import { SimulatorFault } from './faults.js'
 import type { GetMObjectsParams } from './parse-request.js'
 
@@ -23,6 +23,9 @@ export interface StoredProgram {
   id: number
   name: string
   type: string
+  description?: string
+  /** The program's folder (Marketing Activities tree); its name is the parent of treePath. */
+  folderId?: number
   workspaceId: number
   workspaceName: string
   treePath: string
@@ -155,20 +158,51 @@ function compare (left: string | number | undefined, op: string, right: string):
   }
 }
 
+/** A program as the REST face creates it (channel and type only here: programs.md). */
+export interface NewProgram {
+  name: string
+  type: string
+  channel: string
+  folderId: number
+  description?: string
+  costs?: Array<{ month: string, amount: string, note?: string }>
+  tags?: ProgramTag[]
+}
+
+/** A REST program update: name, description, tags and costs only (programs.md). */
+export interface ProgramChanges {
+  name?: string
+  description?: string
+  costs?: Array<{ month: string, amount: string, note?: string }>
+  /** Replace every cost line with `costs` (none: clear them). */
+  costsDestructiveUpdate?: boolean
+  tags?: ProgramTag[]
+}
+
+/** Why a program operation was refused. */
+export class ProgramRefusal extends Error {
+  constructor (readonly reason: 'not-found' | 'folder-not-found' | 'name-taken' | 'invalid-tag' | 'invalid', message: string) { super(message) }
+}
+
 export interface SyncOptions {
   /** Indexes answered FAILED without being applied (fault injection). */
   failObjects?: ReadonlySet<number>
+  /** Roles are identified by (opportunity, person, role), REST's compound dedupe key, instead of
+   *  the SOAP face's (opportunity, person). */
+  roleKeyIncludesRole?: boolean
 }
 
 export class SimulatorStore {
   readonly seed: SeedData
   readonly clock: () => Date
-  programs = new Map<number, StoredProgram>()
-  opportunities = new Map<number, StoredOpportunity>()
-  roles = new Map<number, StoredRole>()
-  leads = new Map<number, StoredLead>()
-  companies = new Map<number, StoredCompany>()
-  tagTypes = new Map<string, Set<string>>()
+  // The records are private: the faces change them only through the domain operations below
+  // (sync, remove, the program operations) and read them through the lookups.
+  private programMap = new Map<number, StoredProgram>()
+  private opportunityMap = new Map<number, StoredOpportunity>()
+  private roleMap = new Map<number, StoredRole>()
+  private leadMap = new Map<number, StoredLead>()
+  private companyMap = new Map<number, StoredCompany>()
+  private tagTypeMap = new Map<string, Set<string>>()
   private opportunityFieldMap = new Map<string, FieldDef>()
   private roleFieldMap = new Map<string, FieldDef>()
   private nextOpportunityId = 1
@@ -183,33 +217,142 @@ export class SimulatorStore {
 
   reset (): void {
     const s = structuredClone(this.seed)
-    this.programs = new Map(s.programs.map((p) => [p.id, p]))
-    this.opportunities = new Map(s.opportunities.map((o) => [o.id, o]))
-    this.roles = new Map(s.roles.map((r) => [r.id, r]))
-    this.leads = new Map(s.leads.map((l) => [l.id, l]))
-    this.companies = new Map(s.companies.map((c) => [c.id, c]))
-    this.tagTypes = new Map(s.tagTypes.map((t) => [t.type, new Set(t.values)]))
+    this.programMap = new Map(s.programs.map((p) => [p.id, p]))
+    this.opportunityMap = new Map(s.opportunities.map((o) => [o.id, o]))
+    this.roleMap = new Map(s.roles.map((r) => [r.id, r]))
+    this.leadMap = new Map(s.leads.map((l) => [l.id, l]))
+    this.companyMap = new Map(s.companies.map((c) => [c.id, c]))
+    this.tagTypeMap = new Map(s.tagTypes.map((t) => [t.type, new Set(t.values)]))
     this.opportunityFieldMap = new Map(s.opportunityFields.map((f) => [f.name, f]))
     this.roleFieldMap = new Map(s.roleFields.map((f) => [f.name, f]))
     const maxId = (ids: Iterable<number>): number => Math.max(0, ...ids)
-    this.nextOpportunityId = maxId(this.opportunities.keys()) + 1
-    this.nextRoleId = maxId(this.roles.keys()) + 1
+    this.nextOpportunityId = maxId(this.opportunityMap.keys()) + 1
+    this.nextRoleId = maxId(this.roleMap.keys()) + 1
     this.nextCostId = maxId(s.programs.flatMap((p) => p.costs.map((c) => c.id))) + 1
+  }
+
+  // ------------------------------------------------------------- lookups
+
+  /** Read-only views for inspection (tests, the admin path); the records must not be changed. */
+  get programs (): ReadonlyMap<number, Readonly<StoredProgram>> { return this.programMap }
+  get opportunities (): ReadonlyMap<number, Readonly<StoredOpportunity>> { return this.opportunityMap }
+  get roles (): ReadonlyMap<number, Readonly<StoredRole>> { return this.roleMap }
+  get leads (): ReadonlyMap<number, Readonly<StoredLead>> { return this.leadMap }
+  get companies (): ReadonlyMap<number, Readonly<StoredCompany>> { return this.companyMap }
+
+  program (id: number): Readonly<StoredProgram> | undefined { return this.programMap.get(id) }
+  opportunity (id: number): Readonly<StoredOpportunity> | undefined { return this.opportunityMap.get(id) }
+  role (id: number): Readonly<StoredRole> | undefined { return this.roleMap.get(id) }
+
+  /** Whether the tag type exists and allows the value (the instance's tag tree). */
+  isTagValue (type: string, value: string): boolean { return this.tagTypeMap.get(type)?.has(value) === true }
+
+  /** Opportunities matching a predicate, in id order. */
+  findOpportunities (match: (o: Readonly<StoredOpportunity>) => boolean): Array<Readonly<StoredOpportunity>> {
+    return [...this.opportunityMap.values()].filter(match).sort((a, b) => a.id - b.id)
+  }
+
+  /** Roles matching a predicate (given the role and its opportunity), in id order. */
+  findRoles (match: (r: Readonly<StoredRole>, opportunity: Readonly<StoredOpportunity> | undefined) => boolean): Array<Readonly<StoredRole>> {
+    return [...this.roleMap.values()].filter((r) => match(r, this.opportunityMap.get(r.opportunityId))).sort((a, b) => a.id - b.id)
+  }
+
+  /** Programs matching a predicate, in id order. */
+  findPrograms (match: (p: Readonly<StoredProgram>) => boolean): Array<Readonly<StoredProgram>> {
+    return [...this.programMap.values()].filter(match).sort((a, b) => a.id - b.id)
+  }
+
+  /** The folder a program sits in: its id and name (the parent segment of its tree path). */
+  folderOf (p: Readonly<StoredProgram>): { id: number, name: string } {
+    const segments = p.treePath.split('/').filter((x) => x !== '')
+    return { id: p.folderId ?? p.workspaceId, name: segments.at(-2) ?? p.workspaceName }
+  }
+
+  // ------------------------------------------------------------ programs
+
+  private checkTags (tags: readonly ProgramTag[]): void {
+    for (const t of tags) {
+      if (!this.isTagValue(t.type, t.value)) throw new ProgramRefusal('invalid-tag', `Invalid value '${t.value.slice(0, 60)}' for tag type '${t.type.slice(0, 60)}'`)
+    }
+  }
+
+  createProgram (p: NewProgram): Readonly<StoredProgram> {
+    const parent = [...this.programMap.values()].find((x) => this.folderOf(x).id === p.folderId)
+    if (parent === undefined) throw new ProgramRefusal('folder-not-found', `Folder ${p.folderId} not found`)
+    if ([...this.programMap.values()].some((x) => x.name === p.name)) throw new ProgramRefusal('name-taken', `Program name '${p.name.slice(0, 80)}' is already in use`)
+    if (!this.isTagValue('Channel', p.channel)) throw new ProgramRefusal('invalid-tag', `Invalid channel '${p.channel.slice(0, 60)}'`)
+    const tags = (p.tags ?? []).filter((t) => t.type !== 'Channel')
+    this.checkTags(tags)
+    const folder = this.folderOf(parent)
+    const now = this.now()
+    const program: StoredProgram = {
+      id: Math.max(0, ...this.programMap.keys()) + 1,
+      name: p.name,
+      type: p.type,
+      folderId: folder.id,
+      workspaceId: parent.workspaceId,
+      workspaceName: parent.workspaceName,
+      treePath: `${parent.treePath.split('/').slice(0, -1).join('/')}/${p.name}`,
+      isArchived: false,
+      createdAt: now,
+      updatedAt: now,
+      tags: [{ type: 'Channel', value: p.channel }, ...tags.map((t) => ({ ...t }))],
+      costs: (p.costs ?? []).map((c) => ({ id: this.nextCostId++, ...c }))
+    }
+    if (p.description !== undefined) program.description = p.description
+    this.programMap.set(program.id, program)
+    return program
+  }
+
+  /** Applies a REST update; the channel and type cannot change here (they are not in ProgramChanges). */
+  updateProgram (id: number, changes: ProgramChanges): Readonly<StoredProgram> {
+    const program = this.programMap.get(id)
+    if (program === undefined) throw new ProgramRefusal('not-found', `Program ${id} not found`)
+    if (changes.name !== undefined && changes.name !== program.name && [...this.programMap.values()].some((x) => x.name === changes.name)) {
+      throw new ProgramRefusal('name-taken', `Program name '${changes.name.slice(0, 80)}' is already in use`)
+    }
+    // The channel is set at creation only; naming the current one changes nothing.
+    const channel = program.tags.find((t) => t.type === 'Channel')?.value
+    if (changes.tags?.some((t) => t.type === 'Channel' && t.value !== channel)) throw new ProgramRefusal('invalid', 'The channel can only be set when a program is created')
+    const tags = (changes.tags ?? []).filter((t) => t.type !== 'Channel')
+    this.checkTags(tags)
+    let changed = false
+    if (changes.name !== undefined && changes.name !== program.name) { program.name = changes.name; changed = true }
+    if (changes.description !== undefined && changes.description !== (program.description ?? '')) { program.description = changes.description; changed = true }
+    for (const t of tags) {
+      const existing = program.tags.find((x) => x.type === t.type)
+      if (existing?.value === t.value) continue
+      if (existing) existing.value = t.value
+      else program.tags.push({ ...t })
+      changed = true
+    }
+    if (changes.costsDestructiveUpdate === true) {
+      if (program.costs.length > 0 || (changes.costs ?? []).length > 0) changed = true
+      program.costs = []
+    }
+    for (const c of changes.costs ?? []) {
+      const cost: ProgramCost = { id: this.nextCostId++, month: c.month, amount: c.amount }
+      if (c.note !== undefined) cost.note = c.note
+      program.costs.push(cost)
+      changed = true
+    }
+    if (changed) program.updatedAt = this.now()
+    return program
   }
 
   /** Plain JSON copy of the contents, for tests and the admin path. */
   snapshot (): { programs: StoredProgram[], opportunities: StoredOpportunity[], roles: StoredRole[], leads: StoredLead[], companies: StoredCompany[] } {
     return structuredClone({
-      programs: [...this.programs.values()],
-      opportunities: [...this.opportunities.values()],
-      roles: [...this.roles.values()],
-      leads: [...this.leads.values()],
-      companies: [...this.companies.values()]
+      programs: [...this.programMap.values()],
+      opportunities: [...this.opportunityMap.values()],
+      roles: [...this.roleMap.values()],
+      leads: [...this.leadMap.values()],
+      companies: [...this.companyMap.values()]
     })
   }
 
   private now (): string {
-    return formatTimestamp(this.clock())
+    return w3cTimestamp(this.clock())
   }
 
   // ---------------------------------------------------------------- sync
@@ -223,7 +366,7 @@ export class SimulatorStore {
         let result: Pick<MObjStatus, 'id' | 'status'>
         if (obj.type === 'Program') result = this.syncProgram(operation, obj)
         else if (obj.type === 'Opportunity') result = this.syncOpportunity(operation, obj)
-        else if (obj.type === 'OpportunityPersonRole') result = this.syncRole(operation, obj)
+        else if (obj.type === 'OpportunityPersonRole') result = this.syncRole(operation, obj, options.roleKeyIncludesRole === true)
         else result = fail(`Invalid MObject type '${obj.type}': expected Program, Opportunity or OpportunityPersonRole`)
         return { ...status, ...result }
       } catch (err) {
@@ -239,7 +382,7 @@ export class SimulatorStore {
     const id = obj.id as number
     if (obj.attribs?.length) fail(`Program attributes cannot be updated through the API: ${obj.attribs.map((a) => a.name).join(', ')}`)
     if (obj.associations?.length) fail('Associations are not supported for Program')
-    const program = this.programs.get(id)
+    const program = this.programMap.get(id)
     if (!program) return { id, status: 'SKIPPED' }
 
     const costs: { id?: number, month: string, amount: string, note?: string }[] = []
@@ -268,7 +411,7 @@ export class SimulatorStore {
         const value = attrs.get('Value')
         if (!type) fail('Tag Type is required')
         if (!value) fail('Tag Value is required')
-        const allowed = this.tagTypes.get(type as string)
+        const allowed = this.tagTypeMap.get(type as string)
         if (!allowed) fail(`Unknown tag type '${type}'`)
         if (!allowed?.has(value as string)) fail(`Invalid value '${value}' for tag type '${type}'`)
         tags.push({ type: type as string, value: value as string })
@@ -322,37 +465,37 @@ export class SimulatorStore {
   }
 
   private findCompany (a: Association): StoredCompany {
-    if (a.id !== undefined) return this.companies.get(a.id) ?? fail(`Company not found: ${describeKey(a)}`)
+    if (a.id !== undefined) return this.companyMap.get(a.id) ?? fail(`Company not found: ${describeKey(a)}`)
     if (!a.externalKey) fail('Company association requires an id or an externalKey')
     const ek = a.externalKey as Attrib
-    for (const c of this.companies.values()) if (c.attributes[ek.name] === ek.value) return c
+    for (const c of this.companyMap.values()) if (c.attributes[ek.name] === ek.value) return c
     return fail(`Company not found: ${describeKey(a)}`)
   }
 
   private findLead (a: Association): StoredLead {
-    if (a.id !== undefined) return this.leads.get(a.id) ?? fail(`Lead not found: ${describeKey(a)}`)
+    if (a.id !== undefined) return this.leadMap.get(a.id) ?? fail(`Lead not found: ${describeKey(a)}`)
     if (!a.externalKey) fail('Lead association requires an id or an externalKey')
     const ek = a.externalKey as Attrib
-    for (const l of this.leads.values()) if (l.attributes[ek.name] === ek.value) return l
+    for (const l of this.leadMap.values()) if (l.attributes[ek.name] === ek.value) return l
     return fail(`Lead not found: ${describeKey(a)}`)
   }
 
   private findOpportunityByKey (ek: Attrib): StoredOpportunity | undefined {
     const def = this.opportunityFieldMap.get(ek.name)
     if (!def || def.isReadonly) fail(`Unknown externalKey field '${ek.name}' for Opportunity`)
-    for (const o of this.opportunities.values()) if (o.fields[ek.name] === ek.value) return o
+    for (const o of this.opportunityMap.values()) if (o.fields[ek.name] === ek.value) return o
     return undefined
   }
 
   private findOpportunity (a: Association): StoredOpportunity {
-    if (a.id !== undefined) return this.opportunities.get(a.id) ?? fail(`Opportunity not found: ${describeKey(a)}`)
+    if (a.id !== undefined) return this.opportunityMap.get(a.id) ?? fail(`Opportunity not found: ${describeKey(a)}`)
     if (!a.externalKey) fail('Opportunity association requires an id or an externalKey')
     return this.findOpportunityByKey(a.externalKey as Attrib) ?? fail(`Opportunity not found: ${describeKey(a)}`)
   }
 
   private syncOpportunity (operation: SyncOperation, obj: MObject): Pick<MObjStatus, 'id' | 'status'> {
     const existing = obj.id !== undefined
-      ? this.opportunities.get(obj.id)
+      ? this.opportunityMap.get(obj.id)
       : obj.externalKey ? this.findOpportunityByKey(obj.externalKey) : undefined
     const fields = this.checkFields('Opportunity', this.opportunityFieldMap, obj.attribs)
     if (obj.externalKey && !fields.has(obj.externalKey.name)) fields.set(obj.externalKey.name, obj.externalKey.value)
@@ -383,11 +526,11 @@ export class SimulatorStore {
     const now = this.now()
     const created: StoredOpportunity = { id: this.nextOpportunityId++, createdAt: now, updatedAt: now, fields: Object.fromEntries(fields) }
     if (companyId !== undefined) created.companyId = companyId
-    this.opportunities.set(created.id, created)
+    this.opportunityMap.set(created.id, created)
     return { id: created.id, status: 'CREATED' }
   }
 
-  private syncRole (operation: SyncOperation, obj: MObject): Pick<MObjStatus, 'id' | 'status'> {
+  private syncRole (operation: SyncOperation, obj: MObject, keyIncludesRole: boolean): Pick<MObjStatus, 'id' | 'status'> {
     if (obj.externalKey) fail('externalKey is not supported for OpportunityPersonRole: use id')
     const fields = this.checkFields('OpportunityPersonRole', this.roleFieldMap, obj.attribs)
     let opportunity: StoredOpportunity | undefined
@@ -406,7 +549,7 @@ export class SimulatorStore {
 
     let existing: StoredRole | undefined
     if (obj.id !== undefined) {
-      existing = this.roles.get(obj.id)
+      existing = this.roleMap.get(obj.id)
       if (!existing) {
         if (operation === 'UPDATE') return { id: obj.id, status: 'SKIPPED' }
         fail(`OpportunityPersonRole ${obj.id} not found: ids are assigned by Marketo, omit id to create`)
@@ -414,8 +557,8 @@ export class SimulatorStore {
     } else {
       if (!opportunity) fail('OpportunityId is required: give the OpportunityId attribute or an Opportunity association')
       if (!lead) fail('PersonId is required: give the PersonId attribute or a Lead association')
-      for (const r of this.roles.values()) {
-        if (r.opportunityId === opportunity?.id && r.personId === lead?.id) { existing = r; break }
+      for (const r of this.roleMap.values()) {
+        if (r.opportunityId === opportunity?.id && r.personId === lead?.id && (!keyIncludesRole || r.fields.Role === fields.get('Role'))) { existing = r; break }
       }
     }
 
@@ -443,7 +586,7 @@ export class SimulatorStore {
       updatedAt: now,
       fields: Object.fromEntries(fields)
     }
-    this.roles.set(role.id, role)
+    this.roleMap.set(role.id, role)
     return { id: role.id, status: 'CREATED' }
   }
 
@@ -458,11 +601,11 @@ export class SimulatorStore {
       }
       if (obj.id === undefined) return { id, status: 'FAILED', error: `${obj.type} id is required` }
       if (obj.type === 'Opportunity') {
-        if (!this.opportunities.delete(obj.id)) return { id, status: 'UNCHANGED' }
-        for (const [rid, r] of this.roles) if (r.opportunityId === obj.id) this.roles.delete(rid)
+        if (!this.opportunityMap.delete(obj.id)) return { id, status: 'UNCHANGED' }
+        for (const [rid, r] of this.roleMap) if (r.opportunityId === obj.id) this.roleMap.delete(rid)
         return { id, status: 'DELETED' }
       }
-      return { id, status: this.roles.delete(obj.id) ? 'DELETED' : 'UNCHANGED' }
+      return { id, status: this.roleMap.delete(obj.id) ? 'DELETED' : 'UNCHANGED' }
     })
   }
 
@@ -523,7 +666,7 @@ export class SimulatorStore {
     const known = ['Name', 'Type', 'Workspace Id', 'Workspace Name', 'CRM Id']
     if (params.associations.length) throw new SimulatorFault(20110, 'Associations are not supported for Program')
     const out: ReturnedMObject[] = []
-    for (const p of this.programs.values()) {
+    for (const p of this.programMap.values()) {
       if (params.id !== undefined && p.id !== params.id) continue
       if (p.isArchived && !includeArchive) continue
       const row = this.programToMObject(p, params.includeDetails)
@@ -546,11 +689,11 @@ export class SimulatorStore {
     let companyIds: Set<number> | undefined
     for (const a of params.associations) {
       if (a.mObjType !== 'Company') throw new SimulatorFault(20110, `Invalid association type '${a.mObjType.slice(0, 60)}' for Opportunity`)
-      const ids = [...this.companies.values()].filter((c) => a.id !== undefined ? c.id === a.id : a.externalKey !== undefined && c.attributes[a.externalKey.name] === a.externalKey.value).map((c) => c.id)
+      const ids = [...this.companyMap.values()].filter((c) => a.id !== undefined ? c.id === a.id : a.externalKey !== undefined && c.attributes[a.externalKey.name] === a.externalKey.value).map((c) => c.id)
       companyIds = new Set(ids)
     }
     const out: ReturnedMObject[] = []
-    for (const o of this.opportunities.values()) {
+    for (const o of this.opportunityMap.values()) {
       if (params.id !== undefined && o.id !== params.id) continue
       if (params.externalKey && o.fields[params.externalKey.name] !== params.externalKey.value) continue
       if (companyIds && (o.companyId === undefined || !companyIds.has(o.companyId))) continue
@@ -566,12 +709,12 @@ export class SimulatorStore {
     let leadIds: Set<number> | undefined
     for (const a of params.associations) {
       const match = (id: number, attrs: Record<string, string>): boolean => a.id !== undefined ? id === a.id : a.externalKey !== undefined && attrs[a.externalKey.name] === a.externalKey.value
-      if (a.mObjType === 'Opportunity') oppIds = new Set([...this.opportunities.values()].filter((o) => match(o.id, o.fields)).map((o) => o.id))
-      else if (a.mObjType === 'Lead') leadIds = new Set([...this.leads.values()].filter((l) => match(l.id, l.attributes)).map((l) => l.id))
+      if (a.mObjType === 'Opportunity') oppIds = new Set([...this.opportunityMap.values()].filter((o) => match(o.id, o.fields)).map((o) => o.id))
+      else if (a.mObjType === 'Lead') leadIds = new Set([...this.leadMap.values()].filter((l) => match(l.id, l.attributes)).map((l) => l.id))
       else throw new SimulatorFault(20110, `Invalid association type '${a.mObjType.slice(0, 60)}' for OpportunityPersonRole`)
     }
     const out: ReturnedMObject[] = []
-    for (const r of this.roles.values()) {
+    for (const r of this.roleMap.values()) {
       if (params.id !== undefined && r.id !== params.id) continue
       if (oppIds && !oppIds.has(r.opportunityId)) continue
       if (leadIds && !leadIds.has(r.personId)) continue

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { timingSafeEqual } from 'node:crypto'
-import type { MObject, MObjStatus } from '../domain/model.js'
-import { computeSignature } from '../backends/soap/signing.js'
+import type { MObject, MObjStatus } from './model.js'
+import { signatureMatches } from './signature.js'
 import { SimulatorFault, faultXml } from './faults.js'
 import { HTML_502, hostileBody, type Knob, type KnobQueue } from './knobs.js'
 import type { LimitTracker } from './limits.js'
@@ -66,7 +65,7 @@ export interface HandlerContext {
   /** Used in the WSDL when the request has no usable Host header. */
   baseUrl: () => string
   admin?: (req: IncomingMessage, res: ServerResponse, path: string) => void
-  /** The REST face (src/simulator/rest/): /identity/ and /rest/ paths. */
+  /** The REST face (simulator/rest/): /identity/ and /rest/ paths. */
   rest?: (req: IncomingMessage, res: ServerResponse, path: string, query: string) => void
   logger?: Logger
 }
@@ -100,19 +99,13 @@ export function resetConnection (req: IncomingMessage): void {
   else socket.destroy()
 }
 
-function safeEqual (a: string, b: string): boolean {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && timingSafeEqual(x, y)
-}
-
 export function verifyAuth (ctx: Pick<HandlerContext, 'userId' | 'encryptionKey' | 'clock' | 'timestampWindowMs'>, auth: AuthHeader | undefined): void {
   if (!auth || auth.mktowsUserId === undefined || auth.requestSignature === undefined || auth.requestTimestamp === undefined) {
     throw new SimulatorFault(20017, 'AuthenticationHeader is missing or incomplete')
   }
   // Marketo signs the raw timestamp string followed by the user id, lowercase hex HMAC-SHA1.
   if (auth.mktowsUserId !== ctx.userId ||
-    !safeEqual(auth.requestSignature, computeSignature(ctx.encryptionKey, auth.requestTimestamp, auth.mktowsUserId))) {
+    !signatureMatches(ctx.encryptionKey, auth.requestTimestamp, auth.mktowsUserId, auth.requestSignature)) {
     throw new SimulatorFault(20014, 'Authentication failed')
   }
   const ts = Date.parse(auth.requestTimestamp)

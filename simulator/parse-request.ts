@@ -1,5 +1,5 @@
 import { SaxesParser } from 'saxes'
-import type { Association, Attrib, MObject, SyncOperation, TypeAttrib } from '../domain/model.js'
+import type { Association, Attrib, MObject, SyncOperation, TypeAttrib } from './model.js'
 import { SimulatorFault } from './faults.js'
 
 export const SOAP_ENV_NS = 'http://schemas.xmlsoap.org/soap/envelope/'

@@ -1,4 +1,4 @@
-import type { Association, Attrib, MObjStatus } from '../domain/model.js'
+import type { Association, Attrib, MObjStatus } from './model.js'
 import { escapeXml } from './faults.js'
 import type { GetMObjectsResult, ObjectMetadata, ReturnedMObject } from './store.js'
 
