@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import type { Config } from './config.js'
 import auditPlugin from './plugins/audit.js'
 import authPlugin from './plugins/auth.js'
+import corsPlugin from './plugins/cors.js'
 import errorsPlugin from './plugins/errors.js'
 import jsonParserPlugin from './plugins/json-parser.js'
 import { clientErrorHandler } from './plugins/client-error.js'
@@ -117,6 +118,8 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   })
 
   await app.register(errorsPlugin)
+  // Before auth: a CORS preflight is answered before the auth hook runs (src/plugins/cors.ts).
+  await app.register(corsPlugin, { origins: config.corsOrigins })
   await app.register(authPlugin, { auth: config.auth, embeddedSimulator: (config.marketo.backend === 'rest' ? config.marketo.rest.endpoint : config.marketo.endpoint) === undefined })
   await app.register(auditPlugin)
   await app.register(swaggerPlugin)

@@ -46,7 +46,8 @@ export const EnvSchema = Type.Object({
   API_KEY_RATE_LIMIT: Int(600, 0, 1_000_000, 'Requests allowed per API key per API_KEY_RATE_WINDOW_MS; 0 turns the per-key limit off'),
   API_KEY_RATE_WINDOW_MS: Int(60_000, 1_000, 3_600_000, 'Window of API_KEY_RATE_LIMIT'),
   DESCRIBE_CACHE_TTL_MS: Int(300_000, 0, 86_400_000, 'How long a describeMObject answer is cached; 0 turns the cache off'),
-  VALIDATE_CUSTOM_FIELDS: Type.Boolean({ default: false, description: 'true: opportunity writes naming a custom field that describeMObject does not list answer 400 before any Marketo write' })
+  VALIDATE_CUSTOM_FIELDS: Type.Boolean({ default: false, description: 'true: opportunity writes naming a custom field that describeMObject does not list answer 400 before any Marketo write' }),
+  CORS_ORIGINS: Type.Optional(Type.String({ minLength: 1, description: 'Browser origins allowed to call the gateway (CORS), comma-separated exact origins such as https://app.example.com; unset: no CORS headers at all. * (any origin) is refused while API_KEYS are configured' }))
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -81,6 +82,8 @@ export interface Config {
   coalesceWindowMs: number
   bodyLimitBytes: number
   auth: AuthConfig
+  /** Exact origins allowed by CORS (['*'] for any); null: no CORS headers at all. */
+  corsOrigins: string[] | null
 }
 
 export interface ApiKeyEntry {
@@ -163,8 +166,32 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     describe: { cacheTtlMs: e.DESCRIBE_CACHE_TTL_MS, validateCustomFields: e.VALIDATE_CUSTOM_FIELDS },
     coalesceWindowMs: e.COALESCE_WINDOW_MS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
-    auth
+    auth,
+    corsOrigins: parseCorsOrigins(e.CORS_ORIGINS, auth)
   }
+}
+
+// An origin is scheme://host[:port], exactly as a browser sends it in the Origin header: no path,
+// no trailing slash, no default port, lower-case host.
+function parseCorsOrigins (value: string | undefined, auth: AuthConfig): string[] | null {
+  if (value === undefined) return null
+  const origins = value.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  if (origins.length === 0) return null
+  if (origins.includes('*')) {
+    if (origins.length > 1) throw new ConfigError('invalid configuration: CORS_ORIGINS is either * alone or a list of exact origins')
+    if (auth.keys.length > 0) throw new ConfigError('invalid configuration: CORS_ORIGINS=* (any origin) is refused while API_KEYS are configured; list the exact origins of the web apps')
+    return ['*']
+  }
+  for (const origin of origins) {
+    let exact: string | undefined
+    try {
+      const url = new URL(origin)
+      // A plain host name or IP literal: no wildcard (`*.example.com` is a valid URL host).
+      if ((url.protocol === 'http:' || url.protocol === 'https:') && /^([a-z0-9-]+\.)*[a-z0-9-]+$|^\[[0-9a-f:.]+\]$/.test(url.hostname)) exact = url.origin
+    } catch {}
+    if (exact !== origin) throw new ConfigError(`invalid configuration: CORS_ORIGINS entry "${origin}" is not an exact origin such as https://app.example.com (scheme, host and optional port; no path, no trailing slash)`)
+  }
+  return [...new Set(origins)]
 }
 
 const KEY_NAME = /^[A-Za-z0-9._-]{1,64}$/
