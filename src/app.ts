@@ -10,6 +10,7 @@ import { clientErrorHandler } from './plugins/client-error.js'
 import marketoPlugin from './plugins/marketo.js'
 import metricsPlugin from './plugins/metrics.js'
 import swaggerPlugin from './plugins/swagger.js'
+import openapi30Plugin from './plugins/openapi-3.0.js'
 import { createValidatorCompiler } from './plugins/validation.js'
 import { sharedSerializerFactory } from './plugins/serialization.js'
 import healthRoutes from './routes/health.js'
@@ -123,6 +124,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(authPlugin, { auth: config.auth, embeddedSimulator: (config.marketo.backend === 'rest' ? config.marketo.rest.endpoint : config.marketo.endpoint) === undefined })
   await app.register(auditPlugin)
   await app.register(swaggerPlugin)
+  await app.register(openapi30Plugin)
   await app.register(metricsPlugin)
   await app.register(marketoPlugin, { config, now: opts.now })
   await app.register(idempotencyPlugin, config.idempotency)
