@@ -9,6 +9,7 @@ import jsonParserPlugin from './plugins/json-parser.js'
 import { clientErrorHandler } from './plugins/client-error.js'
 import marketoPlugin from './plugins/marketo.js'
 import metricsPlugin from './plugins/metrics.js'
+import budgetMetricsPlugin from './plugins/budget-metrics.js'
 import swaggerPlugin from './plugins/swagger.js'
 import openapi30Plugin from './plugins/openapi-3.0.js'
 import { createValidatorCompiler } from './plugins/validation.js'
@@ -127,6 +128,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(openapi30Plugin)
   await app.register(metricsPlugin)
   await app.register(marketoPlugin, { config, now: opts.now })
+  await app.register(budgetMetricsPlugin, config.marketo.quotaDay)
   await app.register(idempotencyPlugin, config.idempotency)
   await app.register(healthRoutes)
   const reader = createReadExecutor(app.marketo, config.marketo)

@@ -36,6 +36,8 @@ export const EnvSchema = Type.Object({
   MARKETO_QUEUE_MAX: Int(1_000, 0, 100_000, 'Marketo calls allowed to wait for a slot; beyond it requests get 503 at once'),
   MARKETO_MAX_ATTEMPTS: Int(3, 1, 10, 'Attempts per Marketo call, where a retry is safe'),
   MARKETO_QUOTA_RESET_MS: Int(3_600_000, 1_000, 86_400_000, 'After fault 20015 (daily quota), how long calls fail fast'),
+  MARKETO_DAILY_QUOTA: Int(50_000, 1, 100_000_000, 'The Marketo subscription\'s daily API call quota, shared by every replica (Marketo\'s default: 50,000). Only for the quota metrics and alerts: the gateway itself stops only when Marketo answers 20015/607'),
+  MARKETO_QUOTA_TIMEZONE: Type.String({ default: 'America/Chicago', minLength: 1, description: 'IANA time zone whose midnight resets the daily quota (Marketo resets it at 12:00 AM US Central time); names the quota day the metrics count in' }),
   BREAKER_FAILURE_THRESHOLD: Int(5, 1, 1_000, 'Consecutive transport failures that open the circuit'),
   BREAKER_OPEN_MS: Int(30_000, 10, 3_600_000, 'How long the circuit stays open before one probe'),
   COALESCE_WINDOW_MS: Int(2, 0, 1_000, 'How long concurrent writes of one type and operation wait to share a Marketo call (a batch also stays open while it waits for a call slot); 0 turns coalescing off'),
@@ -74,6 +76,8 @@ export interface Config {
     maxQueue: number
     maxAttempts: number
     quotaResetMs: number
+    /** The daily quota and the time zone of its midnight reset, for the budget metrics. */
+    quotaDay: { dailyCalls: number, timeZone: string }
     breaker: { failureThreshold: number, openMs: number }
   }
   requestTimeoutMs: number
@@ -138,6 +142,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     if (!existsSync(e.MARKETO_CA_FILE)) throw new ConfigError(`invalid configuration: MARKETO_CA_FILE not found: ${e.MARKETO_CA_FILE}`)
     ca = readFileSync(e.MARKETO_CA_FILE)
   }
+  try {
+    // eslint-disable-next-line no-new
+    new Intl.DateTimeFormat('en-US', { timeZone: e.MARKETO_QUOTA_TIMEZONE })
+  } catch {
+    throw new ConfigError(`invalid configuration: MARKETO_QUOTA_TIMEZONE is not a time zone: ${e.MARKETO_QUOTA_TIMEZONE} (an IANA name such as America/Chicago or UTC)`)
+  }
   const auth = parseAuth(e)
   return {
     host: e.HOST,
@@ -159,6 +169,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       maxQueue: e.MARKETO_QUEUE_MAX,
       maxAttempts: e.MARKETO_MAX_ATTEMPTS,
       quotaResetMs: e.MARKETO_QUOTA_RESET_MS,
+      quotaDay: { dailyCalls: e.MARKETO_DAILY_QUOTA, timeZone: e.MARKETO_QUOTA_TIMEZONE },
       breaker: { failureThreshold: e.BREAKER_FAILURE_THRESHOLD, openMs: e.BREAKER_OPEN_MS }
     },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
