@@ -3,12 +3,15 @@ import { randomUUID } from 'node:crypto'
 import type { Config } from './config.js'
 import auditPlugin from './http/plugins/audit.js'
 import authPlugin from './http/plugins/auth.js'
+import corsPlugin from './http/plugins/cors.js'
 import errorsPlugin from './http/plugins/errors.js'
 import jsonParserPlugin from './http/plugins/json-parser.js'
 import { clientErrorHandler } from './http/plugins/client-error.js'
 import marketoPlugin from './http/plugins/marketo.js'
 import metricsPlugin from './http/plugins/metrics.js'
+import budgetMetricsPlugin from './http/plugins/budget-metrics.js'
 import swaggerPlugin from './http/plugins/swagger.js'
+import openapi30Plugin from './http/plugins/openapi-3.0.js'
 import { createValidatorCompiler } from './http/plugins/validation.js'
 import { sharedSerializerFactory } from './http/plugins/serialization.js'
 import healthRoutes from './http/routes/health.js'
@@ -116,11 +119,15 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   })
 
   await app.register(errorsPlugin)
+  // Before auth: a CORS preflight is answered before the auth hook runs (src/plugins/cors.ts).
+  await app.register(corsPlugin, { origins: config.corsOrigins })
   await app.register(authPlugin, { auth: config.auth, embeddedSimulator: (config.marketo.backend === 'rest' ? config.marketo.rest.endpoint : config.marketo.endpoint) === undefined })
   await app.register(auditPlugin)
   await app.register(swaggerPlugin)
+  await app.register(openapi30Plugin)
   await app.register(metricsPlugin)
   await app.register(marketoPlugin, { config, now: opts.now })
+  await app.register(budgetMetricsPlugin, config.marketo.quotaDay)
   await app.register(idempotencyPlugin, config.idempotency)
   await app.register(healthRoutes)
   const reader = app.marketo.reader

@@ -36,6 +36,8 @@ export const EnvSchema = Type.Object({
   MARKETO_QUEUE_MAX: Int(1_000, 0, 100_000, 'Marketo calls allowed to wait for a slot; beyond it requests get 503 at once'),
   MARKETO_MAX_ATTEMPTS: Int(3, 1, 10, 'Attempts per Marketo call, where a retry is safe'),
   MARKETO_QUOTA_RESET_MS: Int(3_600_000, 1_000, 86_400_000, 'After fault 20015 (daily quota), how long calls fail fast'),
+  MARKETO_DAILY_QUOTA: Int(50_000, 1, 100_000_000, 'The Marketo subscription\'s daily API call quota, shared by every replica (Marketo\'s default: 50,000). Only for the quota metrics and alerts: the gateway itself stops only when Marketo answers 20015/607'),
+  MARKETO_QUOTA_TIMEZONE: Type.String({ default: 'America/Chicago', minLength: 1, description: 'IANA time zone whose midnight resets the daily quota (Marketo resets it at 12:00 AM US Central time); names the quota day the metrics count in' }),
   BREAKER_FAILURE_THRESHOLD: Int(5, 1, 1_000, 'Consecutive transport failures that open the circuit'),
   BREAKER_OPEN_MS: Int(30_000, 10, 3_600_000, 'How long the circuit stays open before one probe'),
   COALESCE_WINDOW_MS: Int(2, 0, 1_000, 'How long concurrent writes of one type and operation wait to share a Marketo call (a batch also stays open while it waits for a call slot); 0 turns coalescing off'),
@@ -46,7 +48,8 @@ export const EnvSchema = Type.Object({
   API_KEY_RATE_LIMIT: Int(600, 0, 1_000_000, 'Requests allowed per API key per API_KEY_RATE_WINDOW_MS; 0 turns the per-key limit off'),
   API_KEY_RATE_WINDOW_MS: Int(60_000, 1_000, 3_600_000, 'Window of API_KEY_RATE_LIMIT'),
   DESCRIBE_CACHE_TTL_MS: Int(300_000, 0, 86_400_000, 'How long a describeMObject answer is cached; 0 turns the cache off'),
-  VALIDATE_CUSTOM_FIELDS: Type.Boolean({ default: false, description: 'true: opportunity writes naming a custom field that describeMObject does not list answer 400 before any Marketo write' })
+  VALIDATE_CUSTOM_FIELDS: Type.Boolean({ default: false, description: 'true: opportunity writes naming a custom field that describeMObject does not list answer 400 before any Marketo write' }),
+  CORS_ORIGINS: Type.Optional(Type.String({ minLength: 1, description: 'Browser origins allowed to call the gateway (CORS), comma-separated exact origins such as https://app.example.com; unset: no CORS headers at all. * (any origin) is refused while API_KEYS are configured' }))
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -73,6 +76,8 @@ export interface Config {
     maxQueue: number
     maxAttempts: number
     quotaResetMs: number
+    /** The daily quota and the time zone of its midnight reset, for the budget metrics. */
+    quotaDay: { dailyCalls: number, timeZone: string }
     breaker: { failureThreshold: number, openMs: number }
   }
   requestTimeoutMs: number
@@ -81,6 +86,8 @@ export interface Config {
   coalesceWindowMs: number
   bodyLimitBytes: number
   auth: AuthConfig
+  /** Exact origins allowed by CORS (['*'] for any); null: no CORS headers at all. */
+  corsOrigins: string[] | null
 }
 
 export interface ApiKeyEntry {
@@ -135,6 +142,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     if (!existsSync(e.MARKETO_CA_FILE)) throw new ConfigError(`invalid configuration: MARKETO_CA_FILE not found: ${e.MARKETO_CA_FILE}`)
     ca = readFileSync(e.MARKETO_CA_FILE)
   }
+  try {
+    // eslint-disable-next-line no-new
+    new Intl.DateTimeFormat('en-US', { timeZone: e.MARKETO_QUOTA_TIMEZONE })
+  } catch {
+    throw new ConfigError(`invalid configuration: MARKETO_QUOTA_TIMEZONE is not a time zone: ${e.MARKETO_QUOTA_TIMEZONE} (an IANA name such as America/Chicago or UTC)`)
+  }
   const auth = parseAuth(e)
   return {
     host: e.HOST,
@@ -156,6 +169,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       maxQueue: e.MARKETO_QUEUE_MAX,
       maxAttempts: e.MARKETO_MAX_ATTEMPTS,
       quotaResetMs: e.MARKETO_QUOTA_RESET_MS,
+      quotaDay: { dailyCalls: e.MARKETO_DAILY_QUOTA, timeZone: e.MARKETO_QUOTA_TIMEZONE },
       breaker: { failureThreshold: e.BREAKER_FAILURE_THRESHOLD, openMs: e.BREAKER_OPEN_MS }
     },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
@@ -163,8 +177,32 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     describe: { cacheTtlMs: e.DESCRIBE_CACHE_TTL_MS, validateCustomFields: e.VALIDATE_CUSTOM_FIELDS },
     coalesceWindowMs: e.COALESCE_WINDOW_MS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
-    auth
+    auth,
+    corsOrigins: parseCorsOrigins(e.CORS_ORIGINS, auth)
   }
+}
+
+// An origin is scheme://host[:port], exactly as a browser sends it in the Origin header: no path,
+// no trailing slash, no default port, lower-case host.
+function parseCorsOrigins (value: string | undefined, auth: AuthConfig): string[] | null {
+  if (value === undefined) return null
+  const origins = value.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  if (origins.length === 0) return null
+  if (origins.includes('*')) {
+    if (origins.length > 1) throw new ConfigError('invalid configuration: CORS_ORIGINS is either * alone or a list of exact origins')
+    if (auth.keys.length > 0) throw new ConfigError('invalid configuration: CORS_ORIGINS=* (any origin) is refused while API_KEYS are configured; list the exact origins of the web apps')
+    return ['*']
+  }
+  for (const origin of origins) {
+    let exact: string | undefined
+    try {
+      const url = new URL(origin)
+      // A plain host name or IP literal: no wildcard (`*.example.com` is a valid URL host).
+      if ((url.protocol === 'http:' || url.protocol === 'https:') && /^([a-z0-9-]+\.)*[a-z0-9-]+$|^\[[0-9a-f:.]+\]$/.test(url.hostname)) exact = url.origin
+    } catch {}
+    if (exact !== origin) throw new ConfigError(`invalid configuration: CORS_ORIGINS entry "${origin}" is not an exact origin such as https://app.example.com (scheme, host and optional port; no path, no trailing slash)`)
+  }
+  return [...new Set(origins)]
 }
 
 const KEY_NAME = /^[A-Za-z0-9._-]{1,64}$/

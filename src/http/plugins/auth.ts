@@ -20,7 +20,7 @@ export interface AuthPluginOptions {
 export const ANONYMOUS = 'anonymous'
 
 // Operational endpoints stay open for probes and documentation readers.
-const OPEN_PATHS = new Set(['/healthz', '/readyz', '/openapi.json', '/metrics'])
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/openapi.json', '/openapi-3.0.json', '/metrics'])
 
 export function isOpenPath (url: string): boolean {
   const q = url.indexOf('?')

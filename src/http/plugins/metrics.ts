@@ -30,6 +30,8 @@ export interface GatewayMetrics {
   recordCoalesce (requests: number): void
   /** The Prometheus text exposition: process metrics and this instance's metrics. */
   scrape (): Promise<string>
+  /** Told of every Marketo call recordCall sees (the quota day counter, src/plugins/budget-metrics.ts). */
+  readonly callListeners: Array<(event: UpstreamCallEvent) => void>
 }
 
 declare module 'fastify' {
@@ -158,8 +160,10 @@ export function createMetrics (app: FastifyInstance): GatewayMetrics {
   })
   /* eslint-enable no-new */
 
+  const callListeners: Array<(event: UpstreamCallEvent) => void> = []
   return {
     registry,
+    callListeners,
     recordHttp (method, route, statusCode, seconds) {
       const labels = { method, route, status_code: String(statusCode) }
       httpRequests.inc(labels)
@@ -171,6 +175,7 @@ export function createMetrics (app: FastifyInstance): GatewayMetrics {
       upstreamDuration.observe(labels, e.durationMs / 1000)
       if (e.objects > 0) objectsPerCall.observe({ operation: e.operation }, e.objects)
       if (e.upstreamCode !== undefined) faults.inc({ code: String(e.upstreamCode) })
+      for (const listener of callListeners) listener(e)
     },
     recordRun (route, run) {
       batchSize.observe({ route }, run.summary.total)

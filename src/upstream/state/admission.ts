@@ -10,6 +10,8 @@ export class QuotaState {
   constructor (private readonly now: () => number = Date.now) {}
 
   get blocked (): boolean { return this.until > this.now() }
+  /** Until when calls fail fast (ms since the epoch), 0 when they do not. */
+  get blockedUntil (): number { return this.blocked ? this.until : 0 }
 
   block (code: number, ms: number): void {
     this.until = this.now() + ms

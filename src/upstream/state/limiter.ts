@@ -35,6 +35,15 @@ export class Limiter {
 
   get queueDepth (): number { return this.queue.length }
   get inFlight (): number { return this.active }
+  get maxConcurrent (): number { return this.opts.maxConcurrent }
+  /** The rolling window (null when it is off). */
+  get window (): { calls: number, windowMs: number } | null { return this.opts.rate === null ? null : { ...this.opts.rate } }
+  /** Calls that may still start in the current rolling window (null when it is off). */
+  get windowRemaining (): number | null {
+    if (this.opts.rate === null) return null
+    this.prune()
+    return Math.max(0, this.opts.rate.calls - this.starts.length)
+  }
 
   acquire (deadline: number): Promise<() => void> {
     if (this.queue.length === 0 && this.canStart()) return Promise.resolve(this.start())
