@@ -29,7 +29,6 @@ export interface TestRedis {
   restart (): Promise<void>
 }
 
-const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server'
 const START_TIMEOUT_MS = 5_000
 
 async function freePort (): Promise<number> {
@@ -71,13 +70,14 @@ function waitExit (child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()))
 }
 
-export async function startRedis (): Promise<TestRedis> {
+export async function startRedis (opts: { binary?: string } = {}): Promise<TestRedis> {
+  const binary = opts.binary ?? process.env.REDIS_SERVER ?? 'redis-server'
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'gw-redis-'))
   let child: ChildProcess | undefined
 
   const launch = async (): Promise<void> => {
-    const proc = spawn(REDIS_SERVER, [
+    const proc = spawn(binary, [
       '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
       '--maxmemory-policy', 'noeviction', '--dir', dir, '--protected-mode', 'yes', '--loglevel', 'warning'
     ], { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -88,7 +88,7 @@ export async function startRedis (): Promise<TestRedis> {
     const until = Date.now() + START_TIMEOUT_MS
     while (Date.now() < until) {
       const failed = await Promise.race([spawnError, new Promise<null>((resolve) => setTimeout(() => resolve(null), 50))])
-      if (failed !== null) throw new Error(`cannot start ${REDIS_SERVER} (install Debian redis-server): ${failed.message}`)
+      if (failed !== null) throw new Error(`cannot start ${binary} (install Debian redis-server): ${failed.message}`)
       if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}: ${stderr}`)
       if (await ping(port)) return
     }
@@ -108,7 +108,17 @@ export async function startRedis (): Promise<TestRedis> {
     await waitExit(c)
   }
 
-  await launch()
+  // A test file that crashes must not leave its server running.
+  const onExit = (): void => signal('SIGKILL')
+  process.once('exit', onExit)
+
+  try {
+    await launch()
+  } catch (err) {
+    process.off('exit', onExit)
+    rmSync(dir, { recursive: true, force: true })
+    throw err
+  }
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -121,6 +131,7 @@ export async function startRedis (): Promise<TestRedis> {
       await launch()
     },
     stop: async () => {
+      process.off('exit', onExit)
       await end('SIGTERM')
       rmSync(dir, { recursive: true, force: true })
     }

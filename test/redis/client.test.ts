@@ -18,6 +18,10 @@ async function settleWithin<T> (p: Promise<T>, ms: number): Promise<{ ok: true, 
   }
 }
 
+test('a missing redis-server fails the tests instead of skipping them', async () => {
+  await assert.rejects(startRedis({ binary: '/nonexistent/redis-server' }), /install Debian redis-server/)
+})
+
 test('redactRedisUrl hides user and password, also in unparsable strings', () => {
   assert.equal(redactRedisUrl('redis://:s3cret@cache:6380/2'), 'redis://:***@cache:6380/2')
   assert.equal(redactRedisUrl('rediss://gw:s3cret@cache:6380'), 'rediss://***:***@cache:6380')
