@@ -36,7 +36,7 @@ function frozenRenewals (store: IdempotencyStore): IdempotencyStore {
 // A replica with one write route; the handler optionally marks the call as sent, then takes holdMs.
 async function replica (store: IdempotencyStore, name: string, holdMs: number, markCalling: boolean): Promise<FastifyInstance> {
   const app = Fastify()
-  await app.register(idempotencyPlugin, { ttlMs: 60_000, maxEntries: 100, leaseMs: 100, store })
+  await app.register(idempotencyPlugin, { ttlMs: 60_000, maxEntries: 100, leaseMs: 200, store })
   app.post('/write', async (request) => {
     if (markCalling) assert.equal(await request.idempotencyClaim?.markCalling(), true)
     await sleep(holdMs)
@@ -51,11 +51,11 @@ const send = (app: FastifyInstance, key: string): Promise<LightMyRequestResponse
 
 test('a replica that froze before calling Marketo is taken over; its late answer is not stored', async () => {
   const shared = new RedisIdempotencyStore({ redis })
-  const a = await replica(frozenRenewals(shared), 'a', 400, false)
+  const a = await replica(frozenRenewals(shared), 'a', 700, false)
   const b = await replica(shared, 'b', 0, false)
   try {
     const slow = send(a, 'takeover-key-0001')
-    await sleep(250)
+    await sleep(450)
     const fromB = await send(b, 'takeover-key-0001')
     assert.equal(fromB.statusCode, 200)
     assert.equal(fromB.json().servedBy, 'b')
@@ -71,11 +71,11 @@ test('a replica that froze before calling Marketo is taken over; its late answer
 
 test('a replica that froze during its Marketo call → 409 IDEMPOTENCY_OUTCOME_UNKNOWN, no Retry-After', async () => {
   const shared = new RedisIdempotencyStore({ redis })
-  const a = await replica(frozenRenewals(shared), 'a', 400, true)
+  const a = await replica(frozenRenewals(shared), 'a', 700, true)
   const b = await replica(shared, 'b', 0, false)
   try {
     const slow = send(a, 'unknown-key-00001')
-    await sleep(250)
+    await sleep(450)
     const fromB = await send(b, 'unknown-key-00001')
     assert.equal(fromB.statusCode, 409)
     assert.equal(fromB.json().code, 'IDEMPOTENCY_OUTCOME_UNKNOWN')
@@ -89,11 +89,11 @@ test('a replica that froze during its Marketo call → 409 IDEMPOTENCY_OUTCOME_U
 
 test('a live replica renews its lease: another replica answers 409 IN_USE with Retry-After meanwhile', async () => {
   const shared = new RedisIdempotencyStore({ redis })
-  const a = await replica(shared, 'a', 400, true)
+  const a = await replica(shared, 'a', 700, true)
   const b = await replica(shared, 'b', 0, false)
   try {
     const slow = send(a, 'renewed-key-00001')
-    await sleep(250)
+    await sleep(450)
     const fromB = await send(b, 'renewed-key-00001')
     assert.equal(fromB.statusCode, 409)
     assert.equal(fromB.json().code, 'IDEMPOTENCY_KEY_IN_USE')
