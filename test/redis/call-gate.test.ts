@@ -137,6 +137,7 @@ test('queue bound, close() and a hung Redis: rejections, never hangs', async () 
   holder.release()
 
   const [g] = gates({ maxConcurrent: 10, rate: { calls: 100, windowMs: 20_000 }, leaseMs: 5_000, maxQueue: 10, pollMs: 20 })
+  const logged = await redisA.zcard('{mkto:gate}:win')
   server.pause()
   let outcome: unknown
   try {
@@ -146,6 +147,15 @@ test('queue bound, close() and a hung Redis: rejections, never hangs', async () 
   }
   assert.ok(outcome instanceof GatewayError && outcome.code === 'RATE_LIMITED', `rejected, got ${String(outcome)}`)
   assert.match(outcome.message, /Redis/)
+  // The stopped server still runs the tries it had received once it continues; the gate sent a
+  // release for that id when it gave up, so no lease is left held by a request that was refused.
+  let leases = -1
+  for (let i = 0; i < 40 && leases !== 0; i++) {
+    leases = await redisA.zcard('{mkto:gate}:lease').catch(() => -1)
+    if (leases !== 0) await sleep(50)
+  }
+  assert.equal(leases, 0)
+  assert.ok(await redisA.zcard('{mkto:gate}:win') <= logged + 1, 'the repeated tries of one id took at most one window slot')
 })
 
 test('after a Redis restart (script cache lost) the gate loads its script again', async () => {

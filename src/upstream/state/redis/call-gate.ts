@@ -159,6 +159,7 @@ export class RedisCallGate implements CallBudget {
   private readonly shares: Record<string, number>
   private readonly keys: { win: string, lease: string, cool: string }
   private held = 0
+  private avgHoldMs = 0
   private waiting = 0
   private lastWaitMs = 0
   private closed = false
@@ -182,7 +183,10 @@ export class RedisCallGate implements CallBudget {
   get inFlight (): number { return this.held }
   get queueDepth (): number { return this.waiting }
 
-  /** The wait the last refused try reported (0 after a grant): a cheap, synchronous estimate. */
+  /**
+   * The wait the last refused try reported (0 after a grant; for a concurrency refusal, the recent
+   * hold time of this process's calls): a cheap, synchronous estimate for Retry-After.
+   */
   estimatedWaitMs (): number { return this.lastWaitMs }
 
   acquire (latestStart: number, trafficClass = 'interactive'): Promise<() => void> {
@@ -213,8 +217,13 @@ export class RedisCallGate implements CallBudget {
           this.lastWaitMs = 0
           return this.slot(id, trafficClass, r.grantedAt)
         }
-        if (r.reason === 'unavailable') uncertain = true
-        else this.lastWaitMs = r.waitMs
+        // A definite refusal of this id proves no earlier try of it was granted (the script is
+        // idempotent per id); only a try lost in transit leaves the outcome open.
+        uncertain = r.reason === 'unavailable'
+        if (EXACT.has(r.reason)) this.lastWaitMs = r.waitMs
+        // A concurrency wait is the earliest lease expiry, far later than a release usually comes:
+        // estimate with the recent hold time instead, as the in-process limiter does.
+        else if (!uncertain) this.lastWaitMs = this.avgHoldMs > 0 ? Math.min(r.waitMs, Math.round(this.avgHoldMs)) : r.waitMs
         const now = this.now()
         if (EXACT.has(r.reason) && now + r.waitMs > latestStart) {
           this.rejected++
@@ -287,6 +296,7 @@ export class RedisCallGate implements CallBudget {
 
   private slot (id: string, trafficClass: string, grantedAt: number): GateSlot {
     this.held++
+    const started = this.now()
     let released = false
     return {
       id,
@@ -295,6 +305,8 @@ export class RedisCallGate implements CallBudget {
         if (released) return
         released = true
         this.held--
+        const heldMs = this.now() - started
+        this.avgHoldMs = this.avgHoldMs === 0 ? heldMs : this.avgHoldMs * 0.8 + heldMs * 0.2
         this.releaseId(id, trafficClass)
       }
     }
