@@ -2,18 +2,33 @@ import fp from 'fastify-plugin'
 import { createHash } from 'node:crypto'
 import { configure } from 'safe-stable-stringify'
 import { GatewayError } from '../../domain/errors.js'
-import { sendProblem } from './errors.js'
-import { MemoryIdempotencyStore, type IdempotencyStore } from '../../upstream/state/idempotency.js'
+import { PROBLEM_TYPE_BASE, sendProblem } from './errors.js'
+import { MemoryIdempotencyStore, idempotencyKeyOf, type IdempotencyStore } from '../../upstream/state/idempotency.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** The storage key of the Idempotency-Key this request holds, or null. */
     idempotencyKey: string | null
+    /** The claim this request holds: markCalling() before a Marketo call is sent (issue #15 phase 2). */
+    idempotencyClaim: IdempotencyClaim | null
   }
+}
+
+export interface IdempotencyClaim {
+  key: string
+  token: string
+  /** False: the claim was lost (lease expired and taken over); the request must not call Marketo. */
+  markCalling (): Promise<boolean>
 }
 
 export interface IdempotencyOptions {
   ttlMs: number
   maxEntries: number
+  /**
+   * How long a claim survives its owner without renewal (a shared store's dead replica). The
+   * plugin renews the lease every third of it while the request runs. Default 60 s.
+   */
+  leaseMs?: number
   store?: IdempotencyStore
 }
 
@@ -25,12 +40,37 @@ const KEY_PATTERN = /^[\x21-\x7E]{8,255}$/
 // same request; JSON.stringify would see another one and answer 422.
 const canonicalJson = configure({ deterministic: true })
 
+// A 409 for a key in use tells the caller to come back soon: the first request usually ends well
+// before its lease would.
+const IN_USE_RETRY_MS = 1_000
+
+interface Held {
+  key: string
+  token: string
+  timer: NodeJS.Timeout
+}
+
+function inUse (retryAfterMs: number): GatewayError {
+  return new GatewayError('IDEMPOTENCY_KEY_IN_USE', 'the first request with this Idempotency-Key is still being processed', { retryAfterMs: Math.max(1, Math.min(retryAfterMs, IN_USE_RETRY_MS)) })
+}
+
 // IETF httpapi Idempotency-Key semantics on every write route: the first response (success or
 // error) is stored with a fingerprint of the request and replayed for the key's lifetime; the
 // same key with another request → 422; while the first is in flight → 409 with Retry-After.
 export default fp<IdempotencyOptions>(async function idempotencyPlugin (app, opts) {
   const store = opts.store ?? new MemoryIdempotencyStore(opts.maxEntries)
+  const leaseMs = opts.leaseMs ?? 60_000
+  const held = new WeakMap<object, Held>()
   app.decorateRequest('idempotencyKey', null)
+  app.decorateRequest('idempotencyClaim', null)
+
+  const drop = (request: object): Held | undefined => {
+    const h = held.get(request)
+    if (h === undefined) return undefined
+    held.delete(request)
+    clearInterval(h.timer)
+    return h
+  }
 
   app.addHook('preHandler', async (request, reply) => {
     if (request.method === 'GET' || request.method === 'HEAD') return
@@ -42,49 +82,77 @@ export default fp<IdempotencyOptions>(async function idempotencyPlugin (app, opt
       return sendProblem(request, reply, new GatewayError('INVALID_HEADER', 'Idempotency-Key must be 8 to 255 printable ASCII characters (a UUID is recommended)'))
     }
     const owner = (request as { apiKeyName?: string | null }).apiKeyName ?? '-'
-    const key = `${owner}\u0000${header}`
+    const key = idempotencyKeyOf(owner, header)
     const fingerprint = createHash('sha256')
       .update(`${request.method} ${request.url.split('?')[0]}\n${canonicalJson(request.body ?? null)}`)
       .digest('hex')
-    const existing = store.get(key)
-    if (existing !== undefined) {
-      if (existing.fingerprint !== fingerprint) {
+    const claim = await store.claim(key, fingerprint, { leaseMs, ttlMs: opts.ttlMs })
+    switch (claim.kind) {
+      case 'mismatch':
         return sendProblem(request, reply, new GatewayError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request; use a new key for a new request'))
+      case 'in_flight':
+        return sendProblem(request, reply, inUse(claim.retryAfterMs))
+      case 'outcome_unknown':
+        // TODO(issue #15 phase 2): its own code in src/errors.ts and the README; 409 without
+        // Retry-After, because waiting does not change the answer.
+        return sendProblem(request, reply, new GatewayError('IDEMPOTENCY_KEY_IN_USE', 'the gateway instance processing the first request with this Idempotency-Key stopped while its Marketo call was in flight, so its outcome is unknown: read the objects back, then re-send what is missing with a new key'), {
+          code: 'IDEMPOTENCY_OUTCOME_UNKNOWN',
+          type: PROBLEM_TYPE_BASE + 'idempotency-outcome-unknown',
+          title: 'Outcome of the first request with this Idempotency-Key is unknown'
+        })
+      case 'done': {
+        const stored = claim.response
+        if ('omitted' in stored) {
+          // TODO(issue #15 phase 2): its own code in src/errors.ts and the README.
+          return sendProblem(request, reply, new GatewayError('IDEMPOTENCY_KEY_IN_USE', `the first request with this Idempotency-Key was processed and answered ${stored.statusCode}, but its response was too large to keep for replay: read the objects back instead of re-sending`), {
+            code: 'IDEMPOTENCY_RESPONSE_TOO_LARGE',
+            type: PROBLEM_TYPE_BASE + 'idempotency-response-too-large',
+            title: 'The stored response for this Idempotency-Key is not available'
+          })
+        }
+        reply.header('idempotent-replayed', 'true')
+        if (stored.retryAfter !== undefined) reply.header('retry-after', stored.retryAfter)
+        return reply.code(stored.statusCode).type(stored.contentType).serializer((p: unknown) => p as string).send(stored.body)
       }
-      if (existing.response === undefined) {
-        return sendProblem(request, reply, new GatewayError('IDEMPOTENCY_KEY_IN_USE', 'the first request with this Idempotency-Key is still being processed', { retryAfterMs: 1_000 }))
+      case 'claimed':
+      case 'takeover': {
+        const token = claim.token
+        const timer = setInterval(() => {
+          store.renew(key, token, leaseMs).then((ok) => {
+            if (!ok) request.log.warn('idempotency claim lost while the request was running (lease expired and taken over)')
+          }, (err: Error) => request.log.warn({ err }, 'idempotency lease renewal failed'))
+        }, Math.max(1, Math.floor(leaseMs / 3)))
+        timer.unref()
+        held.set(request, { key, token, timer })
+        request.idempotencyKey = key
+        request.idempotencyClaim = { key, token, markCalling: () => store.markCalling(key, token) }
       }
-      const stored = existing.response
-      reply.header('idempotent-replayed', 'true')
-      if (stored.retryAfter !== undefined) reply.header('retry-after', stored.retryAfter)
-      return reply.code(stored.statusCode).type(stored.contentType).serializer((p: unknown) => p as string).send(stored.body)
     }
-    if (!store.begin(key, fingerprint, opts.ttlMs)) {
-      return sendProblem(request, reply, new GatewayError('IDEMPOTENCY_KEY_IN_USE', 'the first request with this Idempotency-Key is still being processed', { retryAfterMs: 1_000 }))
-    }
-    request.idempotencyKey = key
   })
 
   app.addHook('onSend', async (request, reply, payload) => {
-    const key = request.idempotencyKey
-    if (key === null) return payload
+    const h = drop(request)
+    if (h === undefined) return payload
     request.idempotencyKey = null
+    request.idempotencyClaim = null
     if (typeof payload !== 'string') {
-      store.release(key)
+      await store.release(h.key, h.token)
       return payload
     }
     const retryAfter = reply.getHeader('retry-after')
-    store.complete(key, {
+    const stored = await store.complete(h.key, h.token, {
       statusCode: reply.statusCode,
       contentType: String(reply.getHeader('content-type') ?? 'application/json'),
       retryAfter: retryAfter === undefined ? undefined : String(retryAfter),
       body: payload
-    }, opts.ttlMs)
+    })
+    if (stored === 'fenced') request.log.warn('idempotency record not stored: the claim was lost (lease expired and taken over, or the record expired)')
     return payload
   })
 
   // A request that ends without a response (client gone before the handler finished) frees its key.
   app.addHook('onResponse', async (request) => {
-    if (request.idempotencyKey !== null) store.release(request.idempotencyKey)
+    const h = drop(request)
+    if (h !== undefined) await store.release(h.key, h.token)
   })
 }, { name: 'idempotency' })

@@ -1,0 +1,174 @@
+import { test, before, after, beforeEach } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Redis } from 'ioredis'
+import { startRedis, type TestRedis } from '../helpers/redis.js'
+import { createRedisClient, waitReady } from '../../src/upstream/state/redis/client.js'
+import { RedisCallGate, type CallGateOptions, type GateSlot } from '../../src/upstream/state/redis/call-gate.js'
+import { GatewayError } from '../../src/domain/errors.js'
+
+let server: TestRedis
+// One connection per simulated replica.
+let redisA: Redis
+let redisB: Redis
+
+before(async () => {
+  server = await startRedis()
+  redisA = createRedisClient({ url: server.url })
+  redisB = createRedisClient({ url: server.url })
+  await Promise.all([waitReady(redisA, 2_000), waitReady(redisB, 2_000)])
+})
+after(async () => {
+  redisA.disconnect()
+  redisB.disconnect()
+  await server.stop()
+})
+beforeEach(async () => { await redisA.flushall() })
+
+function gates (opts: Omit<CallGateOptions, 'redis'>): [RedisCallGate, RedisCallGate] {
+  return [new RedisCallGate({ ...opts, redis: redisA }), new RedisCallGate({ ...opts, redis: redisB })]
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+// The largest number of grant times inside any half-open window [t, t + windowMs).
+function maxInWindow (times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b)
+  let best = 0
+  let j = 0
+  for (let i = 0; i < sorted.length; i++) {
+    while (sorted[i] - sorted[j] >= windowMs) j++
+    best = Math.max(best, i - j + 1)
+  }
+  return best
+}
+
+test('the window check itself detects a violation (so the hammer test can fail)', () => {
+  assert.equal(maxInWindow([0, 100, 200, 399], 400), 4)
+  assert.equal(maxInWindow([0, 100, 200, 400], 400), 3)
+})
+
+test('two replicas hammering never exceed N calls in any rolling window nor C in flight', async () => {
+  const N = 5
+  const W = 400
+  const C = 3
+  const [a, b] = gates({ maxConcurrent: C, rate: { calls: N, windowMs: W }, leaseMs: 5_000, maxQueue: 100, pollMs: 10 })
+  const grants: number[] = []
+  let inFlight = 0
+  let maxInFlight = 0
+  const deadline = Date.now() + 15_000
+  const worker = async (gate: RedisCallGate, i: number): Promise<void> => {
+    const slot = await gate.acquireSlot(deadline, 'interactive')
+    grants.push(slot.grantedAt)
+    inFlight++
+    maxInFlight = Math.max(maxInFlight, inFlight)
+    await sleep(5 + (i * 7) % 40)
+    inFlight--
+    slot.release()
+  }
+  const jobs: Array<Promise<void>> = []
+  for (let i = 0; i < 12; i++) jobs.push(worker(a, i), worker(b, i + 12))
+  await Promise.all(jobs)
+  assert.equal(grants.length, 24)
+  assert.ok(maxInWindow(grants, W) <= N, `at most ${N} calls in any ${W} ms window, got ${maxInWindow(grants, W)}`)
+  // Not vacuous: the window was actually full at some point.
+  assert.equal(maxInWindow(grants, W), N)
+  assert.ok(maxInFlight <= C, `at most ${C} in flight, got ${maxInFlight}`)
+  assert.equal(a.inFlight + b.inFlight, 0)
+  assert.equal(await redisA.zcard('{mkto:gate}:lease'), 0, 'every release removed its lease')
+})
+
+test('a dead holder\'s lease expires and frees its slot for another replica', async () => {
+  const [a, b] = gates({ maxConcurrent: 1, rate: null, leaseMs: 300, maxQueue: 10, pollMs: 20 })
+  const dead: GateSlot = await a.acquireSlot(Date.now() + 1_000)
+  // While the lease lives, the other replica cannot start.
+  await assert.rejects(b.acquire(Date.now() + 100), (err: GatewayError) => err.code === 'RATE_LIMITED')
+  const next = await b.acquireSlot(Date.now() + 3_000)
+  assert.ok(next.grantedAt >= dead.grantedAt + 300, `granted ${next.grantedAt - dead.grantedAt} ms after the dead holder`)
+  next.release()
+})
+
+test('running the script twice for the same call id takes one slot, not two', async () => {
+  const [a, b] = gates({ maxConcurrent: 1, rate: { calls: 2, windowMs: 10_000 }, leaseMs: 5_000, maxQueue: 10 })
+  const first = await a.tryAcquire('call-1')
+  const again = await b.tryAcquire('call-1')
+  assert.ok(first.granted && again.granted)
+  assert.equal(again.grantedAt, first.grantedAt)
+  assert.equal(await redisA.zcard('{mkto:gate}:win'), 1)
+  assert.equal(await redisA.zcard('{mkto:gate}:lease'), 1)
+  const other = await a.tryAcquire('call-2')
+  assert.ok(!other.granted && other.reason === 'concurrency', 'C = 1 is held by call-1 alone')
+})
+
+test('a cool-down set by one replica is honoured by both, and never shortened', async () => {
+  const [a, b] = gates({ maxConcurrent: 10, rate: { calls: 100, windowMs: 20_000 }, leaseMs: 5_000, maxQueue: 10, pollMs: 20 })
+  const cool = await a.coolDown(20023, 600)
+  const shorter = await b.coolDown(20024, 100)
+  assert.ok(shorter.until >= cool.until - 5, 'a shorter cool-down does not end a longer one')
+  for (const gate of [a, b]) {
+    await assert.rejects(gate.acquire(Date.now() + 100), (err: GatewayError) =>
+      err.code === 'RATE_LIMITED' && (err.retryAfterMs ?? 0) > 100 && (err.retryAfterMs ?? 0) <= 600)
+  }
+  const [sa, sb] = await Promise.all([a.acquireSlot(Date.now() + 3_000), b.acquireSlot(Date.now() + 3_000)])
+  assert.ok(sa.grantedAt >= cool.until - 1 && sb.grantedAt >= cool.until - 1, 'no grant before the cool-down ended')
+  sa.release()
+  sb.release()
+})
+
+test('the bulk class gets at most its share of the window; interactive keeps the rest', async () => {
+  const [a, b] = gates({ maxConcurrent: 10, rate: { calls: 10, windowMs: 5_000 }, leaseMs: 5_000, maxQueue: 100, shares: { interactive: 1, bulk: 0.3 } })
+  const latest = Date.now() + 300
+  const bulk = await Promise.allSettled([a, b, a, b, a, b].map(async (g) => (await g.acquire(latest, 'bulk'))()))
+  assert.equal(bulk.filter((r) => r.status === 'fulfilled').length, 3)
+  for (const r of bulk) if (r.status === 'rejected') assert.equal((r.reason as GatewayError).code, 'RATE_LIMITED')
+  const interactive = await Promise.allSettled([a, b, a, b, a, b, a, b].map(async (g) => (await g.acquire(latest, 'interactive'))()))
+  assert.equal(interactive.filter((r) => r.status === 'fulfilled').length, 7, '10 in the window: 3 bulk + 7 interactive')
+  await assert.rejects(a.tryAcquire('x', 'nope'), /unknown traffic class/)
+})
+
+test('queue bound, close() and a hung Redis: rejections, never hangs', async () => {
+  const [a] = gates({ maxConcurrent: 1, rate: null, leaseMs: 5_000, maxQueue: 1, pollMs: 20 })
+  const holder = await a.acquireSlot(Date.now() + 1_000)
+  const waiting = a.acquire(Date.now() + 10_000)
+  await sleep(50)
+  assert.equal(a.queueDepth, 1)
+  await assert.rejects(a.acquire(Date.now() + 10_000), (err: GatewayError) => err.code === 'QUEUE_FULL')
+  a.close()
+  await assert.rejects(waiting, (err: GatewayError) => err.code === 'SHUTTING_DOWN')
+  holder.release()
+
+  const [g] = gates({ maxConcurrent: 10, rate: { calls: 100, windowMs: 20_000 }, leaseMs: 5_000, maxQueue: 10, pollMs: 20 })
+  const logged = await redisA.zcard('{mkto:gate}:win')
+  server.pause()
+  let outcome: unknown
+  try {
+    outcome = await Promise.race([g.acquire(Date.now() + 800).then(() => 'granted', (err: GatewayError) => err), sleep(5_000).then(() => 'guard')])
+  } finally {
+    server.resume()
+  }
+  assert.ok(outcome instanceof GatewayError && outcome.code === 'RATE_LIMITED', `rejected, got ${String(outcome)}`)
+  assert.match(outcome.message, /Redis/)
+  // The stopped server still runs the tries it had received once it continues; the gate sent a
+  // release for that id when it gave up, so no lease is left held by a request that was refused.
+  let leases = -1
+  for (let i = 0; i < 40 && leases !== 0; i++) {
+    leases = await redisA.zcard('{mkto:gate}:lease').catch(() => -1)
+    if (leases !== 0) await sleep(50)
+  }
+  assert.equal(leases, 0)
+  assert.ok(await redisA.zcard('{mkto:gate}:win') <= logged + 1, 'the repeated tries of one id took at most one window slot')
+})
+
+test('after a Redis restart (script cache lost) the gate loads its script again', async () => {
+  await server.restart()
+  let ready = false
+  for (let i = 0; i < 60 && !ready; i++) {
+    ready = await redisA.ping().then(() => true, async () => { await sleep(100); return false })
+  }
+  const [a] = gates({ maxConcurrent: 10, rate: { calls: 100, windowMs: 20_000 }, leaseMs: 5_000, maxQueue: 10 })
+  const release = await a.acquire(Date.now() + 2_000)
+  release()
+  for (let i = 0; i < 60; i++) {
+    if (await redisB.ping().then(() => true, () => false)) break
+    await sleep(100)
+  }
+})
