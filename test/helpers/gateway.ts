@@ -19,7 +19,7 @@ export interface TestGateway {
 // Every log line of every test gateway, for the secret scan (see secrets.test.ts).
 export const allLogLines: string[] = []
 
-// API keys used by the tests. The secret scan (test/security/secret-scan.test.ts) checks that none
+// API keys used by the tests. The secret scan (test/steps/secret-scan.test.ts) checks that none
 // of them ever reaches a log line, so every key a test sends must be listed here.
 export const TEST_API_KEY = 'gw-test-key-0c5e8a9d41f7b3'
 export const TEST_API_KEYS = {
@@ -48,7 +48,7 @@ function recordSignatures (sim: RunningSimulator): void {
 
 /**
  * The Marketo backend the test gateways use: TEST_BACKEND=rest runs them against the simulator's
- * REST face (test/rest/route-suite.test.ts runs the route suite that way).
+ * REST face (test/steps/rest-routes.test.ts runs the route suite that way).
  */
 export const TEST_BACKEND: 'soap' | 'rest' = process.env.TEST_BACKEND === 'rest' ? 'rest' : 'soap'
 
@@ -105,7 +105,13 @@ export async function startGateway (opts: GatewayOptions = {}): Promise<TestGate
   const checkRest = (): void => { for (const e of sim.ledger) restProblems.push(...restRequestProblems(e)) }
   const simReset = sim.reset.bind(sim)
   sim.reset = () => { recordSignatures(sim); checkRest(); simReset() }
-  const app = await buildApp(config, { logStream, now: opts.now })
+  let app: Awaited<ReturnType<typeof buildApp>>
+  try {
+    app = await buildApp(config, { logStream, now: opts.now })
+  } catch (err) {
+    await sim.close()
+    throw err
+  }
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   if (address === null || typeof address === 'string') throw new Error('no address')

@@ -63,4 +63,4 @@ export default fp(async function auditPlugin (app) {
     if (!WRITE_METHODS.has(request.method)) return
     auditLog.info({ audit: auditRecord(request, reply.statusCode, reply.elapsedTime) }, 'audit')
   })
-}, { name: 'audit' })
+}, { name: 'audit', dependencies: ['auth'] })

@@ -63,13 +63,20 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
     rest.clientSecret = simulator.credentials.restClientSecret
     app.log.warn({ endpoint: backendName === 'rest' ? rest.endpoint : soap.endpoint }, `${backendName === 'rest' ? 'MARKETO_REST_ENDPOINT' : 'MARKETO_SOAP_ENDPOINT'} is not set: using the embedded Marketo simulator`)
   }
-  const api = await createBackend({
-    backend: backendName,
-    quotaRetryAfterMs: m.quotaResetMs,
-    transport: { maxResponseBytes: m.maxResponseBytes, defaultTimeoutMs: m.callTimeoutMs, ca: m.ca, maxSockets: m.maxConcurrency * 2 },
-    soap: { wsdlPath: m.wsdlPath, endpoint: soap.endpoint ?? '', credentials: soap.credentials, now },
-    rest: { endpoint: rest.endpoint ?? '', clientId: rest.clientId, clientSecret: rest.clientSecret, externalKeyField: m.rest.externalKeyField }
-  })
+  let api: MarketoBackend
+  try {
+    api = await createBackend({
+      backend: backendName,
+      quotaRetryAfterMs: m.quotaResetMs,
+      transport: { maxResponseBytes: m.maxResponseBytes, defaultTimeoutMs: m.callTimeoutMs, ca: m.ca, maxSockets: m.maxConcurrency * 2 },
+      soap: { wsdlPath: m.wsdlPath, endpoint: soap.endpoint ?? '', credentials: soap.credentials, now },
+      rest: { endpoint: rest.endpoint ?? '', clientId: rest.clientId, clientSecret: rest.clientSecret, externalKeyField: m.rest.externalKeyField }
+    })
+  } catch (err) {
+    // A backend that cannot start (an unreadable WSDL) must not leave the embedded simulator listening.
+    await simulator?.close()
+    throw err
+  }
   const limiter = new Limiter({ maxConcurrent: m.maxConcurrency, rate: m.rate, maxQueue: m.maxQueue })
   const breaker = new CircuitBreaker(m.breaker)
   // One retry budget and one quota state for every Marketo call of this process.

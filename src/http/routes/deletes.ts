@@ -1,4 +1,5 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { commonProblems, problemResponse } from './responses.js'
 import { GatewayError } from '../../domain/errors.js'
 import type { MObject } from '../../domain/model.js'
@@ -6,7 +7,6 @@ import { sendProblem } from '../plugins/errors.js'
 import { ref, ObjectResult } from '../schemas/common.js'
 import { OpportunityParams } from '../schemas/opportunities.js'
 import { DeleteBody, DeleteResult, RoleParams } from '../schemas/reads.js'
-import type { DeleteBody as DeleteBodyT } from '../schemas/reads.js'
 import type { DeleteTarget } from '../../upstream/backend.js'
 import type { Reader } from '../../upstream/reader.js'
 import { fromCallError, fromMarketoStatus, summarize, type ObjectResult as Result } from '../../domain/results.js'
@@ -45,7 +45,7 @@ interface DeleteRun {
   error?: GatewayError
 }
 
-const deleteRoutes: FastifyPluginAsync<DeleteRoutesOptions> = async (app, opts) => {
+const deleteRoutes: FastifyPluginAsyncTypebox<DeleteRoutesOptions> = async (app, opts) => {
   /** Calls of at most 100 objects of one delete group, in input order. */
   function batches (objects: readonly DeleteTarget[]): Array<{ start: number, batch: DeleteTarget[] }> {
     const out: Array<{ start: number, batch: DeleteTarget[] }> = []
@@ -107,7 +107,7 @@ const deleteRoutes: FastifyPluginAsync<DeleteRoutesOptions> = async (app, opts) 
     ...errorResponses
   })
 
-  app.delete<{ Params: { id: number } }>('/opportunities/:id', {
+  app.delete('/opportunities/:id', {
     schema: {
       tags: ['opportunities'],
       operationId: 'deleteOpportunity',
@@ -120,7 +120,7 @@ const deleteRoutes: FastifyPluginAsync<DeleteRoutesOptions> = async (app, opts) 
     return sendSingle(request, reply, await run(request, [{ type: 'Opportunity', id: request.params.id }]))
   })
 
-  app.delete<{ Params: { id: number } }>('/opportunities/roles/:id', {
+  app.delete('/opportunities/roles/:id', {
     schema: {
       tags: ['opportunities'],
       operationId: 'deleteOpportunityRole',
@@ -133,7 +133,7 @@ const deleteRoutes: FastifyPluginAsync<DeleteRoutesOptions> = async (app, opts) 
     return sendSingle(request, reply, await run(request, [{ type: 'OpportunityPersonRole', id: request.params.id }]))
   })
 
-  app.post<{ Body: DeleteBodyT }>('/mobjects/delete', {
+  app.post('/mobjects/delete', {
     schema: {
       tags: ['mobjects'],
       operationId: 'deleteMObjects',

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 
 const Health = Type.Object({ status: Type.String() }, { additionalProperties: false })
@@ -8,7 +8,7 @@ const Ready = Type.Object({
   upstream: Type.Object({ circuit: Type.String(), embeddedSimulator: Type.Boolean() }, { additionalProperties: false })
 }, { additionalProperties: false })
 
-const healthRoutes: FastifyPluginAsync = async (app) => {
+const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/healthz', {
     schema: { tags: ['operations'], security: [], operationId: 'health', summary: 'Liveness: the process answers', response: { 200: Health } }
   }, async () => ({ status: 'ok' }))

@@ -1,5 +1,6 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { commonProblems, problemResponse } from './responses.js'
-import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify'
+import type { FastifyBaseLogger } from 'fastify'
 import { GatewayError } from '../../domain/errors.js'
 import type { DescribeCache } from '../../upstream/describe-cache.js'
 import type { Criterion, GetMObjectsQuery, ReadMObject } from '../../domain/queries.js'
@@ -62,7 +63,7 @@ function upstreamValueError (err: unknown): never {
 /** What every step of a read needs: the request's one deadline and its log. */
 interface Step { deadline: number, log: FastifyBaseLogger }
 
-const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
+const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opts) => {
   const { reader, describeCache } = opts
   const cursors = new CursorCodec(opts.cursorKey)
 
@@ -132,7 +133,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
     return (await describeCache.get('Opportunity', req.deadline, req.log)).fields
   }
 
-  app.get<{ Params: { id: number } }>('/opportunities/:id', {
+  app.get('/opportunities/:id', {
     schema: {
       tags: ['opportunities'],
       operationId: 'getOpportunity',
@@ -150,7 +151,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
     }
   })
 
-  app.get<{ Querystring: OpportunityListQuery }>('/opportunities', {
+  app.get('/opportunities', {
     schema: {
       tags: ['opportunities'],
       operationId: 'listOpportunities',
@@ -189,7 +190,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
     })
   })
 
-  app.get<{ Querystring: RoleListQuery }>('/opportunities/roles', {
+  app.get('/opportunities/roles', {
     schema: {
       tags: ['opportunities'],
       operationId: 'listOpportunityRoles',
@@ -214,7 +215,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
     })
   })
 
-  app.get<{ Params: { id: number } }>('/opportunities/roles/:id', {
+  app.get('/opportunities/roles/:id', {
     schema: {
       tags: ['opportunities'],
       operationId: 'getOpportunityRole',
@@ -231,7 +232,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
     }
   })
 
-  app.get<{ Params: { programId: number } }>('/programs/:programId', {
+  app.get('/programs/:programId', {
     schema: {
       tags: ['programs'],
       operationId: 'getProgram',
@@ -249,7 +250,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
     }
   })
 
-  app.get<{ Querystring: ProgramListQuery }>('/programs', {
+  app.get('/programs', {
     schema: {
       tags: ['programs'],
       operationId: 'listPrograms',
@@ -275,7 +276,7 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
     })
   })
 
-  app.get<{ Params: { type: MObjectType } }>('/mobjects/:type/describe', {
+  app.get('/mobjects/:type/describe', {
     schema: {
       tags: ['mobjects'],
       operationId: 'describeMObject',

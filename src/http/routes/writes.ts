@@ -1,4 +1,5 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { commonProblems, problemResponse } from './responses.js'
 import { GatewayError } from '../../domain/errors.js'
 import { MappingError } from '../mapping/mapping-error.js'
@@ -12,10 +13,6 @@ import { ProgramParams, ProgramCostsBody, ProgramTagsBody } from '../schemas/pro
 import { OpportunityParams, OpportunitiesBody, OpportunityPatchBody } from '../schemas/opportunities.js'
 import { RolesBody } from '../schemas/roles.js'
 import { MObjectsSyncBody } from '../schemas/mobjects.js'
-import type { ProgramCostsBody as CostsBody, ProgramTagsBody as TagsBody } from '../schemas/programs.js'
-import type { OpportunitiesBody as OppsBody, OpportunityPatchBody as PatchBody } from '../schemas/opportunities.js'
-import type { RolesBody as RolesBodyT } from '../schemas/roles.js'
-import type { MObjectsSyncBody as SyncBody } from '../schemas/mobjects.js'
 import { sendProblem } from '../plugins/errors.js'
 import { chunk, type SyncRun } from '../../upstream/sync-service.js'
 import { Type } from '@sinclair/typebox'
@@ -63,7 +60,7 @@ function toPlan (build: () => SyncPlan): SyncPlan {
   }
 }
 
-const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) => {
+const writeRoutes: FastifyPluginAsyncTypebox<WriteRoutesOptions> = async (app, opts) => {
   // ?dryRun=true on every write route.
   app.addHook('onRoute', (route) => {
     if (route.method === 'GET' || route.schema === undefined) return
@@ -138,7 +135,7 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
     })
   }
 
-  app.post<{ Params: { programId: number }, Body: CostsBody }>('/programs/:programId/costs', {
+  app.post('/programs/:programId/costs', {
     schema: {
       tags: ['programs'],
       operationId: 'syncProgramCosts',
@@ -154,7 +151,7 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
     return sendRun(request, reply, await execute(request, plan))
   })
 
-  app.post<{ Params: { programId: number }, Body: TagsBody }>('/programs/:programId/tags', {
+  app.post('/programs/:programId/tags', {
     schema: {
       tags: ['programs'],
       operationId: 'syncProgramTags',
@@ -170,7 +167,7 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
     return sendRun(request, reply, await execute(request, plan))
   })
 
-  app.post<{ Body: OppsBody }>('/opportunities', {
+  app.post('/opportunities', {
     schema: {
       tags: ['opportunities'],
       operationId: 'syncOpportunities',
@@ -186,7 +183,7 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
     return sendRun(request, reply, await execute(request, plan))
   })
 
-  app.patch<{ Params: { id: number }, Body: PatchBody }>('/opportunities/:id', {
+  app.patch('/opportunities/:id', {
     schema: {
       tags: ['opportunities'],
       operationId: 'updateOpportunity',
@@ -214,7 +211,7 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
     return reply.code(result.status === 'failed' ? 207 : 200).send(result)
   })
 
-  app.post<{ Body: RolesBodyT }>('/opportunities/roles', {
+  app.post('/opportunities/roles', {
     schema: {
       tags: ['opportunities'],
       operationId: 'syncOpportunityRoles',
@@ -229,7 +226,7 @@ const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app, opts) =>
     return sendRun(request, reply, await execute(request, plan))
   })
 
-  app.post<{ Body: SyncBody }>('/mobjects/sync', {
+  app.post('/mobjects/sync', {
     schema: {
       tags: ['mobjects'],
       operationId: 'syncMObjects',

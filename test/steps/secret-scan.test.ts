@@ -30,11 +30,11 @@ describe('secret scan over the verbose integration suite (S4)', () => {
       const files = suiteFiles()
       // NODE_TEST_CONTEXT would make the child report to this runner instead of running its own.
       const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env
-      const child = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=dot', ...files], {
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=dot', ...files], {
         cwd: root,
         env: { ...env, TEST_LOG_LEVEL: 'trace', TEST_LOG_FILE: logFile, TEST_SECRETS_FILE: secretsFile },
         encoding: 'utf8',
-        timeout: 300_000,
+        timeout: 480_000,
         maxBuffer: 64 * 1024 * 1024
       })
       t.diagnostic(`child suite (${files.length} files) exit ${child.status}`)

@@ -18,7 +18,7 @@ it('the route suite passes on the REST backend', { timeout: TIMEOUT_MS + 60_000 
   const env: NodeJS.ProcessEnv = { ...process.env, TEST_BACKEND: 'rest' }
   // Set by the test runner in the processes it starts; a `node --test` that sees it skips its files.
   delete env.NODE_TEST_CONTEXT
-  const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-concurrency=1', ...files], {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-concurrency=2', ...files], {
     cwd: root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
