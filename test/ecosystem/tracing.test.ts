@@ -222,6 +222,57 @@ describe('tracing sampled out by the caller (parentbased_always_on)', () => {
   })
 })
 
+describe('tracing: close and aborted requests', () => {
+  it('flushes the spans still buffered when the gateway closes', async () => {
+    const receiver = await startReceiver()
+    const gw = await startGateway({ backend: 'soap', env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } })
+    try {
+      const res = await request(`${gw.url}/opportunities`, { method: 'POST', body: opportunity, headers: { traceparent: TRACEPARENT } })
+      assert.equal(res.status, 200)
+    } finally {
+      // No flush: the batch processor still holds the spans (its delay is seconds).
+      await gw.close()
+    }
+    assert.ok(receiver.spans.some((s) => s.kind === 2 && s.traceId === TRACE_ID), JSON.stringify(receiver.spans))
+    assert.ok(receiver.spans.some((s) => s.kind === 3 && s.traceId === TRACE_ID))
+    await receiver.close()
+  })
+
+  // The timeout only turns a regression (a span never ended) into a failure instead of a hang.
+  it('ends the span of a request whose caller went away, as an error', { timeout: 60_000 }, async () => {
+    const receiver = await startReceiver()
+    const gw = await startGateway({ backend: 'soap', env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } })
+    try {
+      gw.sim.knobs.enqueue({ latencyMs: 2_000 })
+      const controller = new AbortController()
+      const pending = fetch(`${gw.url}/opportunities`, {
+        method: 'POST',
+        body: JSON.stringify(opportunity),
+        headers: { traceparent: TRACEPARENT, authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+        signal: controller.signal
+      }).catch((err: unknown) => err)
+      // Abort once the Marketo call is under way (the simulator holds it).
+      while (gw.sim.ledger.length === 0) await new Promise((resolve) => setImmediate(resolve))
+      controller.abort()
+      assert.ok(await pending instanceof Error)
+      let server: ExportedSpan | undefined
+      while (server === undefined) {
+        await gw.app.tracing!.flush()
+        server = receiver.spans.find((s) => s.kind === 2)
+        if (server === undefined) await new Promise((resolve) => setImmediate(resolve))
+      }
+      assert.equal(server.traceId, TRACE_ID)
+      assert.equal(server.attributes['error.type'], 'aborted')
+      assert.equal(server.status.code, 2)
+      assert.equal(server.attributes['http.response.status_code'], undefined)
+    } finally {
+      gw.sim.knobs.clear()
+      await gw.close()
+      await receiver.close()
+    }
+  })
+})
+
 describe('tracing off', () => {
   for (const [what, env] of [
     ['no OTEL variables', {}],

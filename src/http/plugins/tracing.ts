@@ -125,11 +125,22 @@ export function startTracing (config: TracingConfig, opts: TracingOptions = {}):
 
   const plugin = fp(async function tracingPlugin (app: FastifyInstance) {
     exporter.log ??= app.log
+    const target = new URL(config.url)
+    app.log.info({ traces: target.origin + target.pathname, sampler: config.sampler.name, serviceName: config.serviceName }, 'OpenTelemetry tracing on')
     app.decorateRequest('traceSpan', null)
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onRequest', async (request, reply) => {
       const span = started.get(request.raw)
       if (span === undefined) return
       request.traceSpan = span
+      // The connection closed before the answer was sent (the caller went away): onResponse will
+      // not run. (onRequestAbort does not fire once the request body has been read.)
+      reply.raw.once('close', () => {
+        if (request.traceSpan === null || reply.raw.writableFinished) return
+        request.traceSpan = null
+        span.setAttribute(ATTR_ERROR_TYPE, 'aborted')
+        span.setStatus({ code: SpanStatusCode.ERROR, message: 'connection closed before the answer was sent' })
+        span.end()
+      })
       const route = request.routeOptions.url
       if (route !== undefined) {
         span.updateName(`${request.method} ${route}`)
@@ -147,15 +158,6 @@ export function startTracing (config: TracingConfig, opts: TracingOptions = {}):
       }
       span.end()
     })
-    // The caller went away before the answer: onResponse will not run.
-    app.addHook('onRequestAbort', async (request) => {
-      const span = request.traceSpan
-      if (span === null) return
-      request.traceSpan = null
-      span.setAttribute(ATTR_ERROR_TYPE, 'aborted')
-      span.setStatus({ code: SpanStatusCode.ERROR, message: 'client closed the connection before the answer' })
-      span.end()
-    })
     // Every route registered after this plugin runs its handler with the request's span active,
     // so the Marketo calls it makes (directly, or through a coalesced batch it opens) are children.
     app.addHook('onRoute', (route) => {
@@ -165,7 +167,10 @@ export function startTracing (config: TracingConfig, opts: TracingOptions = {}):
         return span === null ? handler.call(this, request, reply) : active.run(span, () => handler.call(this, request, reply))
       } as RouteHandlerMethod
     })
-    app.addHook('onClose', async () => { await provider.shutdown() })
+    // An unreachable receiver must not fail the close (the exporter has retried until its timeout).
+    app.addHook('onClose', async () => {
+      await provider.shutdown().catch((err: unknown) => { app.log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'could not export the last trace spans') })
+    })
   }, { name: 'tracing' })
 
   const calls: CallTracer = {
