@@ -26,6 +26,8 @@ export interface LedgerEntry {
   httpStatus?: number
   applied: boolean
   knob?: Knob
+  /** The W3C traceparent header received, if any. */
+  traceparent?: string
   /** Which face answered: the SOAP endpoint (absent) or the REST one. */
   face?: 'soap' | 'rest'
   /** REST face: the request as received (body parsed; program forms with costs/tags parsed). */
@@ -192,6 +194,7 @@ export function createRequestHandler (ctx: HandlerContext): (req: IncomingMessag
     const knob = ctx.inspection ? ctx.knobs.next() : undefined
     const entry: LedgerEntry = { seq: ++seq, operation: '', receivedAt: ctx.clock().toISOString(), applied: false }
     if (knob) entry.knob = knob
+    if (typeof req.headers.traceparent === 'string') entry.traceparent = req.headers.traceparent
     if (ctx.inspection) {
       ctx.ledger.push(entry)
       if (ctx.ledger.length > LEDGER_CAP) ctx.ledger.splice(0, ctx.ledger.length - LEDGER_CAP)

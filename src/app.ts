@@ -78,7 +78,11 @@ export function loggerOptions (config: Config, stream?: NodeJS.WritableStream): 
 }
 
 export async function buildApp (config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  // OpenTelemetry only when configured: without OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT its module
+  // is never imported and no hook or logger factory is installed (src/http/plugins/tracing.ts).
+  const tracing = config.tracing === null ? undefined : (await import('./http/plugins/tracing.js')).startTracing(config.tracing)
   const app = Fastify({
+    ...(tracing === undefined ? {} : { childLoggerFactory: tracing.childLoggerFactory }),
     logger: loggerOptions(config, opts.logStream),
     bodyLimit: config.bodyLimitBytes,
     requestIdHeader: false,
@@ -93,6 +97,10 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     ajv: { customOptions: { coerceTypes: false } },
     schemaController: { compilersFactory: { buildSerializer: sharedSerializerFactory() } }
   })
+  if (tracing !== undefined) {
+    app.decorate('tracing', tracing)
+    await app.register(tracing.plugin)
+  }
   // JSON only: Fastify's default text/plain parser would let a non-JSON body reach validation.
   app.removeContentTypeParser('text/plain')
   await app.register(jsonParserPlugin)
@@ -127,6 +135,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(openapi30Plugin)
   await app.register(metricsPlugin)
   await app.register(marketoPlugin, { config, now: opts.now })
+  if (tracing !== undefined) app.marketo.calls.setTracer(tracing.calls)
   await app.register(budgetMetricsPlugin, config.marketo.quotaDay)
   await app.register(idempotencyPlugin, config.idempotency)
   await app.register(healthRoutes)

@@ -49,7 +49,17 @@ export const EnvSchema = Type.Object({
   API_KEY_RATE_WINDOW_MS: Int(60_000, 1_000, 3_600_000, 'Window of API_KEY_RATE_LIMIT'),
   DESCRIBE_CACHE_TTL_MS: Int(300_000, 0, 86_400_000, 'How long a describeMObject answer is cached; 0 turns the cache off'),
   VALIDATE_CUSTOM_FIELDS: Type.Boolean({ default: false, description: 'true: opportunity writes naming a custom field that describeMObject does not list answer 400 before any Marketo write' }),
-  CORS_ORIGINS: Type.Optional(Type.String({ minLength: 1, description: 'Browser origins allowed to call the gateway (CORS), comma-separated exact origins such as https://app.example.com; unset: no CORS headers at all. * (any origin) is refused while API_KEYS are configured' }))
+  CORS_ORIGINS: Type.Optional(Type.String({ minLength: 1, description: 'Browser origins allowed to call the gateway (CORS), comma-separated exact origins such as https://app.example.com; unset: no CORS headers at all. * (any origin) is refused while API_KEYS are configured' })),
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://', description: 'OpenTelemetry: base URL of an OTLP/HTTP receiver (e.g. http://otel-collector:4318); traces go to its /v1/traces. Unset (and no OTEL_EXPORTER_OTLP_TRACES_ENDPOINT): tracing is off and costs nothing' })),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://', description: 'OpenTelemetry: full URL traces are POSTed to (used as is); wins over OTEL_EXPORTER_OTLP_ENDPOINT' })),
+  OTEL_EXPORTER_OTLP_PROTOCOL: Type.Optional(Type.Literal('http/json', { description: 'OpenTelemetry: only http/json (OTLP over HTTP, JSON encoded) is sent; any other value stops the start' })),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: Type.Optional(Type.Literal('http/json', { description: 'OpenTelemetry: as OTEL_EXPORTER_OTLP_PROTOCOL, for traces' })),
+  OTEL_SDK_DISABLED: Type.Optional(Type.String({ description: 'OpenTelemetry: true turns tracing off whatever else is set' })),
+  OTEL_TRACES_EXPORTER: Type.Optional(Type.Union([Type.Literal('otlp'), Type.Literal('none')], { description: 'OpenTelemetry: otlp (with an endpoint) or none (tracing off)' })),
+  OTEL_SERVICE_NAME: Type.String({ default: 'marketo-mobject-gateway', minLength: 1, description: 'OpenTelemetry: service.name of the spans' }),
+  OTEL_RESOURCE_ATTRIBUTES: Type.Optional(Type.String({ description: 'OpenTelemetry: extra resource attributes as key=value pairs, comma-separated (e.g. deployment.environment=prod); OTEL_SERVICE_NAME wins for service.name' })),
+  OTEL_TRACES_SAMPLER: Type.Union(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'].map((s) => Type.Literal(s)), { default: 'parentbased_always_on', description: 'OpenTelemetry: which requests are traced; parentbased_*: a caller\'s sampled flag in traceparent decides' }),
+  OTEL_TRACES_SAMPLER_ARG: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'OpenTelemetry: the ratio (0 to 1, default 1) of traceidratio and parentbased_traceidratio' }))
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -88,6 +98,18 @@ export interface Config {
   auth: AuthConfig
   /** Exact origins allowed by CORS (['*'] for any); null: no CORS headers at all. */
   corsOrigins: string[] | null
+  /** OpenTelemetry traces; null: off, and nothing of the SDK is loaded. */
+  tracing: TracingConfig | null
+}
+
+export type SamplerName = Env['OTEL_TRACES_SAMPLER']
+
+export interface TracingConfig {
+  /** Where spans are POSTed (OTLP/HTTP JSON). */
+  url: string
+  serviceName: string
+  resourceAttributes: Record<string, string>
+  sampler: { name: SamplerName, ratio: number }
 }
 
 export interface ApiKeyEntry {
@@ -178,8 +200,39 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     coalesceWindowMs: e.COALESCE_WINDOW_MS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     auth,
-    corsOrigins: parseCorsOrigins(e.CORS_ORIGINS, auth)
+    corsOrigins: parseCorsOrigins(e.CORS_ORIGINS, auth),
+    tracing: parseTracing(e)
   }
+}
+
+// The standard OpenTelemetry variables; tracing is on only with an endpoint. The exporter itself
+// also reads OTEL_EXPORTER_OTLP_(TRACES_)HEADERS / _TIMEOUT / _COMPRESSION and the batch processor
+// OTEL_BSP_* from the environment (README, Tracing).
+function parseTracing (e: Env): TracingConfig | null {
+  if (e.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true' || e.OTEL_TRACES_EXPORTER === 'none') return null
+  let url = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+  if (url === undefined && e.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined) url = e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/*$/, '/v1/traces')
+  if (url === undefined) return null
+  try {
+    // eslint-disable-next-line no-new
+    new URL(url)
+  } catch {
+    throw new ConfigError('invalid configuration: OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is not a URL')
+  }
+  const resourceAttributes: Record<string, string> = {}
+  for (const pair of (e.OTEL_RESOURCE_ATTRIBUTES ?? '').split(',')) {
+    const eq = pair.indexOf('=')
+    if (pair.trim() === '') continue
+    let key = ''
+    let value = ''
+    try {
+      key = decodeURIComponent(pair.slice(0, eq < 0 ? 0 : eq).trim())
+      value = decodeURIComponent(pair.slice(eq + 1).trim())
+    } catch {}
+    if (eq < 1 || key === '') throw new ConfigError('invalid configuration: OTEL_RESOURCE_ATTRIBUTES is not key=value pairs separated by commas')
+    resourceAttributes[key] = value
+  }
+  return { url, serviceName: e.OTEL_SERVICE_NAME, resourceAttributes, sampler: { name: e.OTEL_TRACES_SAMPLER, ratio: e.OTEL_TRACES_SAMPLER_ARG ?? 1 } }
 }
 
 // An origin is scheme://host[:port], exactly as a browser sends it in the Origin header: no path,

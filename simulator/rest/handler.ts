@@ -723,6 +723,7 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
       face: 'rest',
       rest: { method: req.method ?? '', path, query: params.has('access_token') ? '[access_token]' : query, contentType, tokenIn: params.has('access_token') ? 'query' : auth.startsWith('Bearer ') ? 'header' : 'none' }
     }
+    if (typeof req.headers.traceparent === 'string') entry.traceparent = req.headers.traceparent
     let knob: Knob | undefined
     if (ctx.inspection) {
       ctx.ledger.push(entry)

@@ -13,6 +13,17 @@ export interface CallLog {
 
 export type CallEvent = { operation: string, objects: number, outcome: string, upstreamCode?: number, durationMs: number }
 
+/** The span of one attempt (src/http/plugins/tracing.ts); only when tracing is configured. */
+export interface CallSpan {
+  /** W3C traceparent naming this span: sent with every HTTP request of the attempt. */
+  readonly traceparent: string
+  end (outcome: string, upstreamCode?: number): void
+}
+
+export interface CallTracer {
+  start (call: { operation: string, objects: number }, attempt: number): CallSpan
+}
+
 export interface CallExecutorOptions extends CallPolicyOptions {
   /** The active backend's classification of every failure (retry class, sent, quota, code). */
   classify: (err: unknown) => GatewayError
@@ -28,11 +39,16 @@ export interface CallExecutorOptions extends CallPolicyOptions {
 export class CallExecutor {
   private readonly random: () => number
   private readonly now: () => number
+  // Undefined unless tracing is configured: then each attempt costs one property check.
+  private tracer: CallTracer | undefined
 
   constructor (private readonly opts: CallExecutorOptions) {
     this.random = opts.random ?? Math.random
     this.now = opts.now ?? Date.now
   }
+
+  /** Called once at build time when tracing is configured (src/app.ts). */
+  setTracer (tracer: CallTracer): void { this.tracer = tracer }
 
   get minCallMs (): number { return this.opts.admission.minCallMs }
 
@@ -53,7 +69,7 @@ export class CallExecutor {
       try {
         const slot = preacquired ?? await this.acquireSlot(deadline)
         preacquired = undefined
-        return await this.once(call, slot)
+        return await this.once(call, slot, attempt)
       } catch (err) {
         error = this.opts.classify(err)
       } finally {
@@ -76,9 +92,11 @@ export class CallExecutor {
     }
   }
 
-  private async once<T> (call: PreparedCall<T>, slot: CallSlot): Promise<T> {
+  private async once<T> (call: PreparedCall<T>, slot: CallSlot, attempt: number): Promise<T> {
     const started = this.now()
     const hints: CallHints = { deadline: slot.callDeadline, progress: { sent: false } }
+    const span = this.tracer?.start(call, attempt)
+    if (span !== undefined) hints.traceparent = span.traceparent
     this.opts.budget.recordCall()
     let parsed: T
     try {
@@ -88,15 +106,16 @@ export class CallExecutor {
       // What Marketo answered (a fault, an error code, a quota) is learnt from the answer itself;
       // only transport trouble counts against the breaker.
       slot.end(error)
-      this.report(call, error.code === 'UPSTREAM_PROTOCOL_ERROR' ? 'protocol_error' : error.code, started, error.upstreamCode)
+      this.report(call, error.code === 'UPSTREAM_PROTOCOL_ERROR' ? 'protocol_error' : error.code, started, span, error.upstreamCode)
       throw error
     }
     slot.end()
-    this.report(call, 'ok', started)
+    this.report(call, 'ok', started, span)
     return parsed
   }
 
-  private report<T> (call: PreparedCall<T>, outcome: string, started: number, upstreamCode?: number): void {
+  private report<T> (call: PreparedCall<T>, outcome: string, started: number, span: CallSpan | undefined, upstreamCode?: number): void {
+    span?.end(outcome, upstreamCode)
     this.opts.onCall?.({ operation: call.operation, objects: call.objects, outcome, upstreamCode, durationMs: this.now() - started })
   }
 }

@@ -48,6 +48,8 @@ export interface CallHints {
   signal?: AbortSignal
   // Set to true as soon as the request body has been handed to the socket.
   progress?: { sent: boolean }
+  // W3C traceparent of the attempt's span (only when tracing is configured): sent as a header.
+  traceparent?: string
 }
 
 export interface BoundedRequest {
@@ -103,6 +105,7 @@ export class BoundedHttp {
       const body = r.body ?? ''
       const headers: Record<string, string | number> = { ...r.headers, Connection: 'keep-alive' }
       if (r.method === 'POST') headers['Content-Length'] = Buffer.byteLength(body, 'utf8')
+      if (hints.traceparent !== undefined) headers.traceparent = hints.traceparent
       const now = Date.now()
       const deadline = hints.deadline ?? now + this.opts.defaultTimeoutMs
       const remaining = deadline - now

@@ -47,7 +47,7 @@ export class TokenCache {
       url: `${this.opts.endpoint}/identity/oauth/token`,
       headers: { Accept: 'application/json', 'Content-Type': 'application/x-www-form-urlencoded' },
       body
-    }, { deadline: hints.deadline, signal: hints.signal })
+    }, { deadline: hints.deadline, signal: hints.signal, traceparent: hints.traceparent })
     let parsed: { access_token?: unknown, expires_in?: unknown, error?: unknown } | undefined
     try { parsed = JSON.parse(res.text) } catch { parsed = undefined }
     if (res.status === 401 || res.status === 400 || (res.status === 200 && typeof parsed?.access_token !== 'string')) {
