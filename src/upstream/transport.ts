@@ -48,6 +48,8 @@ export interface CallHints {
   signal?: AbortSignal
   // Set to true as soon as the request body has been handed to the socket.
   progress?: { sent: boolean }
+  // Set by the backend from the answer: Marketo's id of it (REST requestId), for the log of a failed call.
+  upstreamRequestId?: string
 }
 
 export interface BoundedRequest {

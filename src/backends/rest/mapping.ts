@@ -209,8 +209,12 @@ export function planRestCalls (operation: SyncOperation, objects: MObject[]): Re
   return { calls, local }
 }
 
-/** Record-level reasons that mean "nothing to do" rather than "invalid": not found, already exists. */
-const SKIP_REASONS = new Set(['1004', '1005'])
+/**
+ * Record-level reasons that mean "nothing to do" rather than "invalid" (error-codes.md): not found
+ * (1004 lead, 1013 object), already exists (1005 lead, 1017 object). Every other reason fails the
+ * record, e.g. 1003 invalid data, 1006 unknown field, 1018 CRM-synced instance, 1036 duplicate.
+ */
+export const SKIP_REASONS = new Set(['1004', '1005', '1013', '1017'])
 
 export interface RestRecordResult {
   seq?: unknown
@@ -245,7 +249,7 @@ export function recordStatuses (call: RestCall, objects: MObject[], result: unkn
       case 'deleted': status.status = 'DELETED'; break
       case 'skipped':
         if (reason !== undefined && SKIP_REASONS.has(String(reason.code))) status.status = 'SKIPPED'
-        else status.error = reasonText
+        status.error = reasonText
         break
       default:
         return `unknown record status ${JSON.stringify(r.status)?.slice(0, 40)}`
