@@ -3,7 +3,7 @@ import type { MarketoBackend } from '../../upstream/backend.js'
 import type { TransportOptions } from '../../upstream/transport.js'
 import { MarketoRestClient } from './client.js'
 import { classifyRestError, REST_UNSUPPORTED } from './errors.js'
-import { MAX_RECORDS_PER_REST_CALL } from './mapping.js'
+import { MAX_RECORDS_PER_REST_CALL, restRecordKey } from './mapping.js'
 import { restReads } from './reads.js'
 
 export interface RestBackendOptions {
@@ -22,7 +22,9 @@ export function createRestBackend (opts: RestBackendOptions): MarketoBackend & {
   return {
     name: 'rest',
     client,
-    maxObjectsPerCall: 100,
+    // Sync Opportunities and Sync Opportunity Roles take 300 records a call (SOAP: 100 MObjects).
+    maxObjectsPerCall: MAX_RECORDS_PER_REST_CALL,
+    recordKey: restRecordKey,
     maxDeletesPerCall: Math.min(100, MAX_RECORDS_PER_REST_CALL),
 
     checkWrite (operation, objects, at) {

@@ -4,7 +4,7 @@ import type { MObject, MObjStatus, SyncOperation } from '../../domain/model.js'
 import type { SyncCallPlan } from '../../upstream/backend.js'
 import { envelopeError, firstError, readEnvelope, TOKEN_ERRORS, type RestEnvelope } from './errors.js'
 import { BoundedHttp, type TransportOptions } from '../../upstream/transport.js'
-import { planRestCalls, recordStatuses, restProblems, type RestCall, type RestMappingConfig } from './mapping.js'
+import { MAX_REST_BODY_BYTES, planRestCalls, recordStatuses, restProblems, type RestCall, type RestMappingConfig } from './mapping.js'
 import { TokenCache } from './token.js'
 
 export interface MarketoRestClientOptions extends RestMappingConfig {
@@ -25,9 +25,6 @@ export interface RestRequest {
   contentType?: string
   body?: string
 }
-
-/** The REST API's body limit for standard calls (rest-api.md). */
-export const MAX_REST_BODY_BYTES = 1024 * 1024
 
 /** The REST call's name in logs and metrics. */
 const REST_OPERATION: Record<RestCall['kind'], string> = { opportunities: 'syncOpportunities', roles: 'syncOpportunityRoles', program: 'updateProgram' }

@@ -93,9 +93,10 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   const coalescer = new Coalescer(batches, {
     windowMs: config.coalesceWindowMs,
     maxObjects: api.maxObjectsPerCall,
+    recordKey: api.recordKey,
     onFlush: app.hasDecorator('metrics') ? (requests) => app.metrics.recordCoalesce(requests) : undefined
   })
-  const sync = new SyncService(coalescer, api.maxObjectsPerCall)
+  const sync = new SyncService(coalescer, api.maxObjectsPerCall, api.recordKey)
   const reader = new Reader(api, calls)
   app.decorate('marketo', { backend: backendName, api, calls, sync, reader, limiter, breaker, admission, budget, quota, simulator })
   if (app.hasDecorator('metrics')) {
