@@ -7,7 +7,10 @@ import { MAX_RECORDS_PER_REST_CALL, restRecordKey } from './mapping.js'
 import { restReads } from './reads.js'
 
 export interface RestBackendOptions {
+  /** The base below which /rest/… paths go (config.ts restBase). */
   endpoint: string
+  /** Ends in /identity; default: /identity on the endpoint's base. */
+  identityEndpoint?: string
   clientId: string
   clientSecret: string
   externalKeyField: string

@@ -8,8 +8,10 @@ import { MAX_REST_BODY_BYTES, planRestCalls, recordStatuses, restProblems, type 
 import { TokenCache } from './token.js'
 
 export interface MarketoRestClientOptions extends RestMappingConfig {
-  /** Base URL, e.g. https://123-ABC-456.mktorest.com (no trailing slash). */
+  /** Base URL, e.g. https://123-ABC-456.mktorest.com (a trailing /rest or slash is dropped). */
   endpoint: string
+  /** Identity endpoint, e.g. https://123-ABC-456.mktorest.com/identity (default: /identity on the endpoint's base). */
+  identityEndpoint?: string
   clientId: string
   clientSecret: string
   transport: TransportOptions
@@ -48,9 +50,11 @@ export class MarketoRestClient {
   private readonly endpoint: string
 
   constructor (private readonly opts: MarketoRestClientOptions) {
-    this.endpoint = opts.endpoint.replace(/\/+$/, '')
+    // The gateway appends /rest/v1/…: an endpoint copied from Admin (…/rest) must not double it.
+    this.endpoint = opts.endpoint.replace(/\/+$/, '').replace(/\/rest$/, '')
     this.http = new BoundedHttp(opts.transport)
-    this.tokens = new TokenCache({ http: this.http, endpoint: this.endpoint, clientId: opts.clientId, clientSecret: opts.clientSecret, now: opts.now })
+    const identity = (opts.identityEndpoint ?? `${this.endpoint}/identity`).replace(/\/+$/, '')
+    this.tokens = new TokenCache({ http: this.http, tokenUrl: `${identity}/oauth/token`, clientId: opts.clientId, clientSecret: opts.clientSecret, now: opts.now })
   }
 
   close (): void {

@@ -51,7 +51,7 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   const backendName: MarketoBackendName = m.backend
   let simulator: RunningSimulator | undefined
   const soap = { endpoint: m.endpoint, credentials: { userId: m.userId ?? '', encryptionKey: m.encryptionKey ?? '' } }
-  const rest = { endpoint: m.rest.endpoint, clientId: m.rest.clientId ?? '', clientSecret: m.rest.clientSecret ?? '' }
+  const rest = { endpoint: m.rest.endpoint, identityEndpoint: m.rest.identityEndpoint, clientId: m.rest.clientId ?? '', clientSecret: m.rest.clientSecret ?? '' }
   if ((backendName === 'rest' ? rest.endpoint : soap.endpoint) === undefined) {
     // The simulator is its own unit (simulator/): the gateway uses only its start function.
     const { startSimulator } = await import('../../../simulator/index.js')
@@ -68,7 +68,7 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
     quotaRetryAfterMs: m.quotaResetMs,
     transport: { maxResponseBytes: m.maxResponseBytes, defaultTimeoutMs: m.callTimeoutMs, ca: m.ca, maxSockets: m.maxConcurrency * 2 },
     soap: { wsdlPath: m.wsdlPath, endpoint: soap.endpoint ?? '', credentials: soap.credentials, now },
-    rest: { endpoint: rest.endpoint ?? '', clientId: rest.clientId, clientSecret: rest.clientSecret, externalKeyField: m.rest.externalKeyField }
+    rest: { endpoint: rest.endpoint ?? '', identityEndpoint: rest.identityEndpoint, clientId: rest.clientId, clientSecret: rest.clientSecret, externalKeyField: m.rest.externalKeyField, now: now === undefined ? undefined : () => now().getTime() }
   })
   const limiter = new Limiter({ maxConcurrent: m.maxConcurrency, rate: m.rate, maxQueue: m.maxQueue })
   const breaker = new CircuitBreaker(m.breaker)
