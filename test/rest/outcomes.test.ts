@@ -1,6 +1,7 @@
 import { describe, it, before, after, beforeEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { startGateway, request, type TestGateway } from '../helpers/gateway.js'
+import { restError } from '../../src/backends/rest/errors.js'
 
 // Issue #14, point 1: honest outcomes on the REST backend, judged by error-codes.md. A response-level
 // 500/502/614 may follow a write that happened (unknown, never split and re-sent); 713 is transient;
@@ -21,6 +22,21 @@ function restCalls (gw: TestGateway, from: number): Rest[] {
 function failedCallLines (gw: TestGateway): Array<{ msg: string, upstreamCode?: number, upstreamRequestId?: string }> {
   return gw.logs.map((l) => JSON.parse(l)).filter((l) => typeof l.msg === 'string' && l.msg.startsWith('Marketo call failed'))
 }
+
+describe('REST outcomes: the mapping of response-level codes', () => {
+  it('500/502/614 unknown and transient, 713 transient and not sent, 610 a rejection naming the setting, 702 not found', () => {
+    const table: Array<[number, string, boolean, string | undefined]> = [
+      [500, 'UPSTREAM_INTERNAL', true, 'transient'], [502, 'UPSTREAM_INTERNAL', true, 'transient'], [614, 'UPSTREAM_INTERNAL', true, 'transient'],
+      [713, 'UPSTREAM_INTERNAL', false, 'transient'], [610, 'UPSTREAM_REJECTED', false, undefined], [702, 'NOT_FOUND', false, undefined]
+    ]
+    for (const [code, expected, sent, retry] of table) {
+      const e = restError(code, 'm', { requestId: 'e42b#14272d07d78' })
+      assert.deepEqual([e.code, e.sent, e.retry, e.upstreamCode, e.upstreamRequestId], [expected, sent, retry, code, 'e42b#14272d07d78'], String(code))
+      assert.match(e.message, /Marketo requestId e42b#14272d07d78/)
+    }
+    assert.match(restError(610, 'Requested resource not found').message, /MARKETO_REST_ENDPOINT/)
+  })
+})
 
 describe('REST outcomes: response-level errors', () => {
   let gw: TestGateway
@@ -101,6 +117,14 @@ describe('REST outcomes: response-level errors', () => {
     assert.match(res.body.detail, /MARKETO_REST_ENDPOINT/)
     assert.equal(res.body.results[0].status, 'not_applied')
     assert.equal(restCalls(gw, from).length, 1)
+  })
+
+  it('702 on a read is not found (404), as on a write', async () => {
+    gw.sim.knobs.enqueue({ fault: 702 })
+    const res = await request(`${gw.url}/programs/1970`)
+    assert.equal(res.status, 404, res.text)
+    assert.equal(res.body.code, 'NOT_FOUND')
+    assert.equal(res.body.upstreamCode, 702)
   })
 
   it('702 on a program update: that program is skipped, with the reason', async () => {

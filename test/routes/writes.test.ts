@@ -183,8 +183,10 @@ describe('write routes against the simulator', () => {
       ])
       assert.equal(a.status, 200)
       assert.equal(b.status, 200)
-      // 1,000 objects a request: 10 calls of 100 on SOAP, 300 + 300 + 300 + 100 on REST.
-      assert.equal(wide.sim.stats.totalCalls, rest ? 8 : 20)
+      // 1,000 objects a request: 10 calls of 100 on SOAP; 300 + 300 + 300 + 100 on REST, where the
+      // two requests' last 100 may share one call (the coalescer merges chunks under 300).
+      const total = wide.sim.stats.totalCalls
+      assert.ok(rest ? total === 7 || total === 8 : total === 20, `${total} calls`)
       assert.ok(wide.sim.stats.peakConcurrent <= 10, `peak ${wide.sim.stats.peakConcurrent}`)
       assert.ok(wide.sim.stats.peakConcurrent >= 2, `peak ${wide.sim.stats.peakConcurrent}`)
     } finally {
