@@ -10,6 +10,11 @@ const Int = (def: number, min: number, max: number, description: string) =>
 
 export const AUTH_DISABLED_VALUE = 'i-understand-the-risk'
 
+// The gateway's share of the subscription's limits (100 calls per 20 s, 10 at once). On REST, other
+// integrations share them: Marketo's best practice is 50 calls per 20 s and 5 at once for one
+// integration (marketo-integration-best-practices.md).
+export const LIMIT_DEFAULTS = { soap: { calls: 100, concurrency: 10 }, rest: { calls: 50, concurrency: 5 } } as const
+
 // One schema for the environment: validation, defaults, types and the README's table come from it.
 export const EnvSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Interface to listen on (0.0.0.0 in containers)' }),
@@ -19,7 +24,8 @@ export const EnvSchema = Type.Object({
   MARKETO_USER_ID: Type.Optional(Type.String({ minLength: 1, description: 'Marketo SOAP user id (required with MARKETO_SOAP_ENDPOINT)' })),
   MARKETO_ENCRYPTION_KEY: Type.Optional(Type.String({ minLength: 1, description: 'Marketo SOAP encryption key (required with MARKETO_SOAP_ENDPOINT); never logged' })),
   MARKETO_BACKEND: Type.Union([Type.Literal('soap'), Type.Literal('rest')], { default: 'soap', description: 'Which Marketo API the gateway calls: soap (syncMObjects, the default) or rest (Sync Opportunities, Sync Opportunity Roles, Update Program); see the README migration section' }),
-  MARKETO_REST_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://', description: 'Marketo REST base URL, e.g. https://123-ABC-456.mktorest.com (no /rest suffix). With MARKETO_BACKEND=rest; unset: the embedded simulator is started' })),
+  MARKETO_REST_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://', description: 'Marketo REST API endpoint as Admin > Web Services shows it, e.g. https://123-ABC-456.mktorest.com/rest (the bare host works too). With MARKETO_BACKEND=rest; unset: the embedded simulator is started' })),
+  MARKETO_IDENTITY_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://', description: 'Marketo identity endpoint as Admin > Web Services shows it, e.g. https://123-ABC-456.mktorest.com/identity; default: /identity on the host of MARKETO_REST_ENDPOINT' })),
   MARKETO_CLIENT_ID: Type.Optional(Type.String({ minLength: 1, description: 'Marketo REST (LaunchPoint) client id (required with MARKETO_REST_ENDPOINT)' })),
   MARKETO_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1, description: 'Marketo REST client secret (required with MARKETO_REST_ENDPOINT); never logged' })),
   MARKETO_REST_EXTERNAL_KEY_FIELD: Type.String({ default: 'opportunityId', pattern: '^[A-Za-z][A-Za-z0-9_]{0,79}$', description: 'On the REST backend, the externalKey name that maps to externalOpportunityId (opportunities and role links); other names answer 400' }),
@@ -28,10 +34,10 @@ export const EnvSchema = Type.Object({
   MARKETO_CALL_TIMEOUT_MS: Int(10_000, 50, 300_000, 'Deadline of one Marketo call: connect, headers and body'),
   MARKETO_MIN_CALL_MS: Type.Optional(Type.Integer({ minimum: 1, maximum: 300_000, description: 'A Marketo call starts only if at least this much of the request deadline is left, so that every call that starts can finish; default and maximum: MARKETO_CALL_TIMEOUT_MS. Requests that cannot start a call in time get 429 with Retry-After, their objects not_applied' })),
   REQUEST_TIMEOUT_MS: Int(30_000, 100, 600_000, 'Deadline of one gateway request, including queueing and retries'),
-  MARKETO_MAX_CONCURRENCY: Int(10, 1, 100, 'Marketo calls in flight at once from this process'),
+  MARKETO_MAX_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: `Marketo calls in flight at once from this process; default ${LIMIT_DEFAULTS.soap.concurrency} on SOAP, ${LIMIT_DEFAULTS.rest.concurrency} on REST (Marketo's best practice for one integration: the subscription's 10 are shared)` })),
   MARKETO_MAX_RESPONSE_BYTES: Int(4 * 1024 * 1024, 1024, 256 * 1024 * 1024, 'Largest Marketo answer accepted'),
   BODY_LIMIT_BYTES: Int(1024 * 1024, 1024, 16 * 1024 * 1024, 'Largest request body accepted'),
-  MARKETO_RATE_LIMIT_CALLS: Int(100, 1, 100_000, 'Marketo calls allowed per rolling window from this process (0 < n)'),
+  MARKETO_RATE_LIMIT_CALLS: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: `Marketo calls allowed per rolling window from this process (0 < n); default ${LIMIT_DEFAULTS.soap.calls} on SOAP, ${LIMIT_DEFAULTS.rest.calls} on REST (Marketo's best practice for one integration: the subscription's 100 per 20 s are shared)` })),
   MARKETO_RATE_LIMIT_WINDOW_MS: Int(20_000, 0, 3_600_000, 'Rolling window of MARKETO_RATE_LIMIT_CALLS; 0 turns the window off'),
   MARKETO_QUEUE_MAX: Int(1_000, 0, 100_000, 'Marketo calls allowed to wait for a slot; beyond it requests get 503 at once'),
   MARKETO_MAX_ATTEMPTS: Int(3, 1, 10, 'Attempts per Marketo call, where a retry is safe'),
@@ -72,7 +78,8 @@ export interface Config {
     backend: 'soap' | 'rest'
     // undefined: the embedded simulator is used
     endpoint?: string
-    rest: { endpoint?: string, clientId?: string, clientSecret?: string, externalKeyField: string }
+    /** endpoint: the base the /rest/… and /identity/… paths go below (no /rest); identityEndpoint ends in /identity. */
+    rest: { endpoint?: string, identityEndpoint?: string, clientId?: string, clientSecret?: string, externalKeyField: string }
     userId?: string
     encryptionKey?: string
     wsdlPath: string
@@ -153,6 +160,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (e.MARKETO_REST_ENDPOINT !== undefined && (e.MARKETO_CLIENT_ID === undefined || e.MARKETO_CLIENT_SECRET === undefined)) {
     throw new ConfigError('invalid configuration: MARKETO_CLIENT_ID and MARKETO_CLIENT_SECRET are required with MARKETO_REST_ENDPOINT')
   }
+  const restEndpoint = e.MARKETO_REST_ENDPOINT === undefined ? undefined : restBase(e.MARKETO_REST_ENDPOINT)
+  const identityEndpoint = e.MARKETO_IDENTITY_ENDPOINT === undefined ? undefined : identityBase(e.MARKETO_IDENTITY_ENDPOINT)
+  const limits = LIMIT_DEFAULTS[e.MARKETO_BACKEND]
   const minCallMs = Math.min(e.MARKETO_MIN_CALL_MS ?? e.MARKETO_CALL_TIMEOUT_MS, e.MARKETO_CALL_TIMEOUT_MS)
   if (e.REQUEST_TIMEOUT_MS < minCallMs) {
     throw new ConfigError(`invalid configuration: REQUEST_TIMEOUT_MS (${e.REQUEST_TIMEOUT_MS}) must leave room for one Marketo call: at least MARKETO_MIN_CALL_MS, which defaults to MARKETO_CALL_TIMEOUT_MS (${minCallMs})`)
@@ -178,16 +188,16 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     marketo: {
       backend: e.MARKETO_BACKEND,
       endpoint: e.MARKETO_SOAP_ENDPOINT,
-      rest: { endpoint: e.MARKETO_REST_ENDPOINT, clientId: e.MARKETO_CLIENT_ID, clientSecret: e.MARKETO_CLIENT_SECRET, externalKeyField: e.MARKETO_REST_EXTERNAL_KEY_FIELD },
+      rest: { endpoint: restEndpoint, identityEndpoint, clientId: e.MARKETO_CLIENT_ID, clientSecret: e.MARKETO_CLIENT_SECRET, externalKeyField: e.MARKETO_REST_EXTERNAL_KEY_FIELD },
       userId: e.MARKETO_USER_ID,
       encryptionKey: e.MARKETO_ENCRYPTION_KEY,
       wsdlPath,
       ca,
       callTimeoutMs: e.MARKETO_CALL_TIMEOUT_MS,
       minCallMs,
-      maxConcurrency: e.MARKETO_MAX_CONCURRENCY,
+      maxConcurrency: e.MARKETO_MAX_CONCURRENCY ?? limits.concurrency,
       maxResponseBytes: e.MARKETO_MAX_RESPONSE_BYTES,
-      rate: e.MARKETO_RATE_LIMIT_WINDOW_MS === 0 ? null : { calls: e.MARKETO_RATE_LIMIT_CALLS, windowMs: e.MARKETO_RATE_LIMIT_WINDOW_MS },
+      rate: e.MARKETO_RATE_LIMIT_WINDOW_MS === 0 ? null : { calls: e.MARKETO_RATE_LIMIT_CALLS ?? limits.calls, windowMs: e.MARKETO_RATE_LIMIT_WINDOW_MS },
       maxQueue: e.MARKETO_QUEUE_MAX,
       maxAttempts: e.MARKETO_MAX_ATTEMPTS,
       quotaResetMs: e.MARKETO_QUOTA_RESET_MS,
@@ -233,6 +243,35 @@ function parseTracing (e: Env): TracingConfig | null {
     resourceAttributes[key] = value
   }
   return { url, serviceName: e.OTEL_SERVICE_NAME, resourceAttributes, sampler: { name: e.OTEL_TRACES_SAMPLER, ratio: e.OTEL_TRACES_SAMPLER_ARG ?? 1 } }
+}
+
+// Admin > Web Services shows the REST endpoint ending in /rest and the identity endpoint ending in
+// /identity; the gateway appends /rest/v1/… and /identity/oauth/token itself, so it keeps the base
+// without them (and never doubles a slash, which Marketo's gateway is deprecating).
+function endpointUrl (name: string, value: string): URL {
+  let url: URL
+  try { url = new URL(value) } catch { throw new ConfigError(`invalid configuration: ${name} is not a URL`) }
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new ConfigError(`invalid configuration: ${name} must be a plain https URL without query, fragment or credentials`)
+  }
+  return url
+}
+
+export function restBase (value: string): string {
+  const url = endpointUrl('MARKETO_REST_ENDPOINT', value)
+  const path = url.pathname.replace(/\/+$/, '').replace(/\/rest$/, '')
+  if (/\/(rest|identity)(\/|$)/.test(path) || url.pathname.replace(/\/+$/, '').includes('//')) {
+    throw new ConfigError(`invalid configuration: MARKETO_REST_ENDPOINT must be the REST API endpoint of Admin > Web Services, e.g. https://123-ABC-456.mktorest.com/rest, not a path below it (${url.pathname})`)
+  }
+  return url.origin + path
+}
+
+export function identityBase (value: string): string {
+  const url = endpointUrl('MARKETO_IDENTITY_ENDPOINT', value)
+  const path = url.pathname.replace(/\/+$/, '').replace(/\/oauth\/token$/, '')
+  if (url.pathname.replace(/\/+$/, '').includes('//')) throw new ConfigError('invalid configuration: MARKETO_IDENTITY_ENDPOINT has an empty path segment')
+  // A bare host means Marketo's own /identity on it.
+  return url.origin + (path === '' ? '/identity' : path)
 }
 
 // An origin is scheme://host[:port], exactly as a browser sends it in the Origin header: no path,

@@ -10,7 +10,7 @@ export interface BackendSettings {
   transport: TransportOptions
   quotaRetryAfterMs: number
   soap: { wsdlPath: string, endpoint: string, credentials: MarketoCredentials, now?: () => Date }
-  rest: { endpoint: string, clientId: string, clientSecret: string, externalKeyField: string }
+  rest: { endpoint: string, identityEndpoint?: string, clientId: string, clientSecret: string, externalKeyField: string, now?: () => number }
 }
 
 export async function createBackend (s: BackendSettings): Promise<MarketoBackend> {

@@ -50,6 +50,8 @@ export interface GatewayErrorOptions {
   // may be re-sent (`transient`: after a backoff; `resign`: once, signed with a fresh timestamp;
   // `reauth`: once, with fresh credentials, at once).
   retry?: RetryClass
+  // Marketo's id of the answer (REST `requestId`), which Marketo Support asks for: logged with the failure.
+  upstreamRequestId?: string
 }
 
 export type RetryClass = 'transient' | 'resign' | 'reauth'
@@ -63,6 +65,7 @@ export class GatewayError extends Error {
   readonly errors?: FieldError[]
   readonly sent: boolean
   readonly retry?: RetryClass
+  readonly upstreamRequestId?: string
 
   constructor (code: ErrorCode, detail: string, options: GatewayErrorOptions = {}) {
     super(detail, options.cause === undefined ? undefined : { cause: options.cause })
@@ -75,6 +78,7 @@ export class GatewayError extends Error {
     this.errors = options.errors
     this.sent = options.sent ?? false
     this.retry = options.retry
+    this.upstreamRequestId = options.upstreamRequestId
   }
 }
 

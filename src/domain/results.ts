@@ -40,6 +40,8 @@ export function fromMarketoStatus (index: number, sent: MObject, s: MObjStatus):
   const guid = s.marketoGUID ?? sent.marketoGUID
   if (guid !== undefined) result.marketoGUID = guid
   if (s.status === 'FAILED') result.error = { code: 'MARKETO_OBJECT_FAILED', message: s.error ?? 'Marketo reported a failure without a reason' }
+  // Marketo's reason for a skip (REST: "Lead not found (1004)"), when it gave one.
+  if (s.status === 'SKIPPED' && s.error !== undefined) result.error = { code: 'MARKETO_OBJECT_SKIPPED', message: s.error }
   return result
 }
 

@@ -50,8 +50,13 @@ export interface DeleteTarget {
  */
 export interface MarketoBackend {
   readonly name: BackendName
-  /** Objects per call of a write (SOAP 100). */
+  /** Objects per call of a write (SOAP 100, REST 300). */
   readonly maxObjectsPerCall: number
+  /**
+   * The key this backend's API dedupes a written record on, when two records with one key must
+   * not share a call (REST: 1036 "Duplicate object found in input"); absent: any may.
+   */
+  readonly recordKey?: (o: MObject) => string | undefined
   /**
    * A 400 naming every part of a write that this backend cannot express, for the whole request,
    * before any call; `at(index, path)` turns an object's index and a path inside it into the JSON

@@ -23,12 +23,24 @@ interface Batch {
   size: number
   open: boolean
   timer?: NodeJS.Timeout
+  /** Record keys of its objects (CoalescerOptions.recordKey). */
+  records: Set<string>
+  /** Sends still in flight that carry one of its records: it waits for them. */
+  after: Set<Promise<void>>
+  done: Promise<void>
+  finish: () => void
 }
 
 export interface CoalescerOptions {
   windowMs: number
   maxObjects: number
   onFlush?: (requests: number, objects: number) => void
+  /**
+   * The key the backend dedupes a record on, when two records with one key must not share a call
+   * (REST answers the second 1036, "Duplicate object found in input"). Objects with one key from
+   * different callers then go in separate calls, one after the other, in the order they came.
+   */
+  recordKey?: (o: MObject) => string | undefined
 }
 
 // Merges concurrent writes of the same type and operation, from any callers, into shared
@@ -37,36 +49,88 @@ export interface CoalescerOptions {
 // Each caller gets exactly its own statuses, in its own order; a request's objects stay together.
 export class Coalescer implements Dispatcher {
   private readonly open = new Map<string, Batch>()
+  /** Record key -> the last send in flight that carries it. */
+  private readonly inflight = new Map<string, Promise<void>>()
 
   constructor (private readonly executor: BatchSender, private readonly opts: CoalescerOptions) {}
 
   send (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog): Promise<CallOutcome> {
     const type = objects[0]?.type
+    const records = this.recordsOf(objects)
+    const earlier = this.earlier(records)
     // Mixed types depend on their order inside one call; full chunks gain nothing from merging.
     if (this.opts.windowMs <= 0 || objects.length >= this.opts.maxObjects || objects.some((o) => o.type !== type)) {
-      return this.executor.send(operation, objects, deadline, log)
+      return this.direct(operation, objects, deadline, log, records, earlier)
     }
     return new Promise((resolve) => {
       const key = `${operation}:${type}`
       let batch = this.open.get(key)
-      if (batch !== undefined && batch.size + objects.length > this.opts.maxObjects) {
+      // Objects named by a send still in flight go in a new batch that waits for it: never two
+      // records with one key in a call, and never two such calls at once. Only a new batch takes
+      // dependencies, so no two batches wait for each other.
+      if (batch !== undefined && (batch.size + objects.length > this.opts.maxObjects || earlier.size > 0)) {
         this.close(batch)
         batch = undefined
       }
       if (batch === undefined) {
-        batch = { key, operation, entries: [], size: 0, open: true }
+        let finish = (): void => {}
+        const done = new Promise<void>((resolve) => { finish = resolve })
+        batch = { key, operation, entries: [], size: 0, open: true, records: new Set(), after: earlier, done, finish }
         this.open.set(key, batch)
         const b = batch
-        b.timer = setTimeout(() => { this.acquire(b, Math.min(...b.entries.map((e) => e.deadline))) }, this.opts.windowMs)
+        b.timer = setTimeout(() => { this.acquire(b) }, this.opts.windowMs)
       }
       batch.entries.push({ objects, deadline, log, resolve })
       batch.size += objects.length
+      for (const r of records) {
+        batch.records.add(r)
+        this.inflight.set(r, batch.done)
+      }
       if (batch.size >= this.opts.maxObjects) {
         clearTimeout(batch.timer)
         this.close(batch)
-        this.acquire(batch, Math.min(...batch.entries.map((e) => e.deadline)))
+        this.acquire(batch)
       }
     })
+  }
+
+  private recordsOf (objects: MObject[]): Set<string> {
+    const keyOf = this.opts.recordKey
+    const out = new Set<string>()
+    if (keyOf === undefined) return out
+    for (const o of objects) {
+      const k = keyOf(o)
+      if (k !== undefined) out.add(k)
+    }
+    return out
+  }
+
+  private earlier (records: Set<string>): Set<Promise<void>> {
+    const out = new Set<Promise<void>>()
+    for (const r of records) {
+      const p = this.inflight.get(r)
+      if (p !== undefined) out.add(p)
+    }
+    return out
+  }
+
+  private settle (records: Set<string>, done: Promise<void>, finish: () => void): void {
+    for (const r of records) if (this.inflight.get(r) === done) this.inflight.delete(r)
+    finish()
+  }
+
+  /** A send that is not merged, after any send in flight that carries one of its records. */
+  private async direct (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog, records: Set<string>, earlier: Set<Promise<void>>): Promise<CallOutcome> {
+    if (records.size === 0) return await this.executor.send(operation, objects, deadline, log)
+    let finish = (): void => {}
+    const done = new Promise<void>((resolve) => { finish = resolve })
+    for (const r of records) this.inflight.set(r, done)
+    try {
+      if (earlier.size > 0) await Promise.all(earlier)
+      return await this.executor.send(operation, objects, deadline, log)
+    } finally {
+      this.settle(records, done, finish)
+    }
   }
 
   private close (batch: Batch): void {
@@ -75,17 +139,23 @@ export class Coalescer implements Dispatcher {
     if (this.open.get(batch.key) === batch) this.open.delete(batch.key)
   }
 
-  private acquire (batch: Batch, deadline: number): void {
+  private acquire (batch: Batch): void {
     if (batch.timer === undefined) return
     batch.timer = undefined
-    this.executor.acquireSlot(deadline).then((slot) => {
-      this.close(batch)
-      this.dispatch(batch, slot).catch(() => {})
-    }, (err: unknown) => {
-      this.close(batch)
-      const error = classifyTransport(err)
-      for (const e of batch.entries) e.resolve({ calls: 0, results: e.objects.map(() => error), error })
-    })
+    const start = (): void => {
+      this.executor.acquireSlot(Math.min(...batch.entries.map((e) => e.deadline))).then((slot) => {
+        this.close(batch)
+        this.dispatch(batch, slot).catch(() => {}).finally(() => { this.settle(batch.records, batch.done, batch.finish) })
+      }, (err: unknown) => {
+        this.close(batch)
+        const error = classifyTransport(err)
+        for (const e of batch.entries) e.resolve({ calls: 0, results: e.objects.map(() => error), error })
+        this.settle(batch.records, batch.done, batch.finish)
+      })
+    }
+    // The batch stays open (to callers without such records) while the earlier sends finish.
+    if (batch.after.size === 0) start()
+    else Promise.all(batch.after).then(start).catch(() => {})
   }
 
   private async dispatch (batch: Batch, slot: CallSlot): Promise<void> {
@@ -103,7 +173,8 @@ export class Coalescer implements Dispatcher {
     }
     const error = outcome.error
     // Marketo applies nothing when it rejects a call, so each caller can be re-sent alone: one
-    // caller's bad data must not fail the others. Only when no object of the batch was sent.
+    // caller's bad data must not fail the others. Only when no object of the batch was sent: an
+    // answer after which the write may have happened (REST 500/502/614) is `sent`, never split.
     if (entries.length > 1 && error !== undefined && error.code === 'UPSTREAM_REJECTED' &&
         outcome.results.every((r) => r instanceof GatewayError && !r.sent)) {
       await Promise.all(entries.map(async (e) => {

@@ -66,10 +66,11 @@ export class CallExecutor {
     let everSent = false
     for (let attempt = 1; ; attempt++) {
       let error: GatewayError
+      const answer: { upstreamRequestId?: string } = {}
       try {
         const slot = preacquired ?? await this.acquireSlot(deadline)
         preacquired = undefined
-        return await this.once(call, slot, attempt)
+        return await this.once(call, slot, attempt, answer)
       } catch (err) {
         error = this.opts.classify(err)
       } finally {
@@ -77,22 +78,24 @@ export class CallExecutor {
         preacquired = undefined
       }
       if (error.sent) everSent = true
+      // Marketo Support identifies a call by its requestId: every failed call's log line has it.
+      const upstreamRequestId = error.upstreamRequestId ?? answer.upstreamRequestId
       const delay = retryDelay(error, { attempt, maxAttempts: this.opts.maxAttempts, idempotent: call.idempotent, resigned, deadline, minCallMs: this.opts.admission.minCallMs, backoffBaseMs: this.opts.backoffBaseMs, backoffMaxMs: this.opts.backoffMaxMs, budget: this.opts.budget, now: this.now, random: this.random })
       if (delay === undefined) {
-        log.info({ operation: call.operation, attempt, code: error.code, upstreamCode: error.upstreamCode, sent: error.sent }, 'Marketo call failed')
+        log.info({ operation: call.operation, attempt, code: error.code, upstreamCode: error.upstreamCode, upstreamRequestId, sent: error.sent }, 'Marketo call failed')
         // An earlier attempt may have been applied: the outcome stays unknown.
         if (everSent && !error.sent) {
-          throw new GatewayError(error.code, error.message, { cause: error, upstreamCode: error.upstreamCode, retryAfterMs: error.retryAfterMs, sent: true })
+          throw new GatewayError(error.code, error.message, { cause: error, upstreamCode: error.upstreamCode, retryAfterMs: error.retryAfterMs, sent: true, upstreamRequestId: error.upstreamRequestId })
         }
         throw error
       }
       if (error.retry === 'resign' || error.retry === 'reauth') resigned = true
-      log.debug({ operation: call.operation, attempt, code: error.code, upstreamCode: error.upstreamCode, delayMs: delay }, 'retrying Marketo call')
+      log.info({ operation: call.operation, attempt, code: error.code, upstreamCode: error.upstreamCode, upstreamRequestId, sent: error.sent, delayMs: delay }, 'Marketo call failed, retrying')
       if (delay > 0) await sleep(delay)
     }
   }
 
-  private async once<T> (call: PreparedCall<T>, slot: CallSlot, attempt: number): Promise<T> {
+  private async once<T> (call: PreparedCall<T>, slot: CallSlot, attempt: number, answer: { upstreamRequestId?: string }): Promise<T> {
     const started = this.now()
     const hints: CallHints = { deadline: slot.callDeadline, progress: { sent: false } }
     const span = this.tracer?.start(call, attempt)
@@ -102,6 +105,7 @@ export class CallExecutor {
     try {
       parsed = call.parse(await call.send(hints))
     } catch (err) {
+      answer.upstreamRequestId = hints.upstreamRequestId
       const error = this.opts.classify(err)
       // What Marketo answered (a fault, an error code, a quota) is learnt from the answer itself;
       // only transport trouble counts against the breaker.

@@ -23,20 +23,21 @@ export interface SyncRun {
 function identity (o: MObject): string | undefined {
   if (o.id !== undefined) return `${o.type}#${o.id}`
   if (o.externalKey !== undefined) return `${o.type}@${o.externalKey.name}=${o.externalKey.value}`
+  if (o.marketoGUID !== undefined) return `${o.type}~${o.marketoGUID}`
   return undefined
 }
 
 // Chunks of one request may run concurrently only when they cannot depend on each other:
 // Marketo applies objects in order within a call, so mixed types (a role after its opportunity)
 // or the same object named in two chunks must go one chunk after the other.
-export function chunksAreIndependent (chunks: MObject[][]): boolean {
+export function chunksAreIndependent (chunks: MObject[][], keyOf: (o: MObject) => string | undefined = identity): boolean {
   if (chunks.length < 2) return true
   const type = chunks[0][0].type
   const seen = new Map<string, number>()
   for (let c = 0; c < chunks.length; c++) {
     for (const o of chunks[c]) {
       if (o.type !== type) return false
-      const key = identity(o)
+      const key = keyOf(o) ?? identity(o)
       if (key === undefined) continue
       const prev = seen.get(key)
       if (prev !== undefined && prev !== c) return false
@@ -52,8 +53,9 @@ export function chunk<T> (items: T[], size: number): T[][] {
   return out
 }
 
+// Requests are cut into chunks of the backend's maxObjectsPerCall (SOAP 100, REST 300).
 export class SyncService {
-  constructor (private readonly dispatcher: Dispatcher, private readonly chunkSize = MAX_OBJECTS_PER_CALL) {}
+  constructor (private readonly dispatcher: Dispatcher, private readonly chunkSize = MAX_OBJECTS_PER_CALL, private readonly recordKey?: (o: MObject) => string | undefined) {}
 
   async run (plan: SyncPlan, deadline: number, log: CallLog): Promise<SyncRun> {
     const chunks = chunk(plan.objects, this.chunkSize)
@@ -72,7 +74,7 @@ export class SyncService {
       })
     }
 
-    if (chunksAreIndependent(chunks)) {
+    if (chunksAreIndependent(chunks, this.recordKey)) {
       // The limiter bounds how many of these are in flight across the whole process.
       await Promise.all(chunks.map((_, c) => runChunk(c)))
     } else {

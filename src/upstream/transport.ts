@@ -50,6 +50,8 @@ export interface CallHints {
   progress?: { sent: boolean }
   // W3C traceparent of the attempt's span (only when tracing is configured): sent as a header.
   traceparent?: string
+  // Set by the backend from the answer: Marketo's id of it (REST requestId), for the log of a failed call.
+  upstreamRequestId?: string
 }
 
 export interface BoundedRequest {

@@ -3,11 +3,14 @@ import type { MarketoBackend } from '../../upstream/backend.js'
 import type { TransportOptions } from '../../upstream/transport.js'
 import { MarketoRestClient } from './client.js'
 import { classifyRestError, REST_UNSUPPORTED } from './errors.js'
-import { MAX_RECORDS_PER_REST_CALL } from './mapping.js'
+import { MAX_RECORDS_PER_REST_CALL, restRecordKey } from './mapping.js'
 import { restReads } from './reads.js'
 
 export interface RestBackendOptions {
+  /** The base below which /rest/… paths go (config.ts restBase). */
   endpoint: string
+  /** Ends in /identity; default: /identity on the endpoint's base. */
+  identityEndpoint?: string
   clientId: string
   clientSecret: string
   externalKeyField: string
@@ -22,7 +25,9 @@ export function createRestBackend (opts: RestBackendOptions): MarketoBackend & {
   return {
     name: 'rest',
     client,
-    maxObjectsPerCall: 100,
+    // Sync Opportunities and Sync Opportunity Roles take 300 records a call (SOAP: 100 MObjects).
+    maxObjectsPerCall: MAX_RECORDS_PER_REST_CALL,
+    recordKey: restRecordKey,
     maxDeletesPerCall: Math.min(100, MAX_RECORDS_PER_REST_CALL),
 
     checkWrite (operation, objects, at) {

@@ -2,15 +2,16 @@ import { GatewayError } from '../../domain/errors.js'
 import type { CallHints } from '../../upstream/transport.js'
 import type { MObject, MObjStatus, SyncOperation } from '../../domain/model.js'
 import type { SyncCallPlan } from '../../upstream/backend.js'
-import { isIdempotentWrite } from '../../domain/model.js'
-import { firstError, readEnvelope, restError, TOKEN_ERRORS, type RestEnvelope } from './errors.js'
+import { envelopeError, firstError, readEnvelope, TOKEN_ERRORS, type RestEnvelope } from './errors.js'
 import { BoundedHttp, type TransportOptions } from '../../upstream/transport.js'
-import { planRestCalls, recordStatuses, restProblems, type RestCall, type RestMappingConfig } from './mapping.js'
+import { MAX_REST_BODY_BYTES, planRestCalls, recordStatuses, restProblems, type RestCall, type RestMappingConfig } from './mapping.js'
 import { TokenCache } from './token.js'
 
 export interface MarketoRestClientOptions extends RestMappingConfig {
-  /** Base URL, e.g. https://123-ABC-456.mktorest.com (no trailing slash). */
+  /** Base URL, e.g. https://123-ABC-456.mktorest.com (a trailing /rest or slash is dropped). */
   endpoint: string
+  /** Identity endpoint, e.g. https://123-ABC-456.mktorest.com/identity (default: /identity on the endpoint's base). */
+  identityEndpoint?: string
   clientId: string
   clientSecret: string
   transport: TransportOptions
@@ -27,14 +28,19 @@ export interface RestRequest {
   body?: string
 }
 
-/** The REST API's body limit for standard calls (rest-api.md). */
-export const MAX_REST_BODY_BYTES = 1024 * 1024
-
 /** The REST call's name in logs and metrics. */
 const REST_OPERATION: Record<RestCall['kind'], string> = { opportunities: 'syncOpportunities', roles: 'syncOpportunityRoles', program: 'updateProgram' }
 
-/** Program update answers that mean "this one program" rather than "this call". */
-const PROGRAM_NOT_FOUND = new Set([702, 610])
+/** Update Program's "no such program" (702, No data found); 610 is a wrong path, the configuration's fault. */
+const PROGRAM_NOT_FOUND = 702
+
+/**
+ * Whether re-sending a call changes nothing: an UPDATE (updateOnly, or a program by id) without
+ * cost lines, which REST always appends. Inserts and upserts are not (a retry may create).
+ */
+export function isIdempotentRestWrite (operation: SyncOperation, objects: readonly MObject[]): boolean {
+  return operation === 'UPDATE' && objects.every((o) => (o.typeAttribs ?? []).every((t) => t.attrType !== 'Cost'))
+}
 
 // The REST backend behind the executor's seam: how a batch becomes REST calls, and how each
 // call's answer becomes one status per record.
@@ -44,9 +50,11 @@ export class MarketoRestClient {
   private readonly endpoint: string
 
   constructor (private readonly opts: MarketoRestClientOptions) {
-    this.endpoint = opts.endpoint.replace(/\/+$/, '')
+    // The gateway appends /rest/v1/…: an endpoint copied from Admin (…/rest) must not double it.
+    this.endpoint = opts.endpoint.replace(/\/+$/, '').replace(/\/rest$/, '')
     this.http = new BoundedHttp(opts.transport)
-    this.tokens = new TokenCache({ http: this.http, endpoint: this.endpoint, clientId: opts.clientId, clientSecret: opts.clientSecret, now: opts.now })
+    const identity = (opts.identityEndpoint ?? `${this.endpoint}/identity`).replace(/\/+$/, '')
+    this.tokens = new TokenCache({ http: this.http, tokenUrl: `${identity}/oauth/token`, clientId: opts.clientId, clientSecret: opts.clientSecret, now: opts.now })
   }
 
   close (): void {
@@ -83,7 +91,7 @@ export class MarketoRestClient {
         return {
           operation: REST_OPERATION[call.kind],
           objects: sent.length,
-          idempotent: isIdempotentWrite(operation, sent),
+          idempotent: isIdempotentRestWrite(operation, sent),
           indexes: call.indexes,
           objectsSent: sent,
           send: async (hints: CallHints) => await this.runCall(call, objects, hints),
@@ -103,14 +111,19 @@ export class MarketoRestClient {
     const headers: Record<string, string> = { Accept: 'application/json', Authorization: `Bearer ${token}` }
     if (req.contentType !== undefined) headers['Content-Type'] = req.contentType
     const env = readEnvelope(await this.http.request({ method: req.method, url: this.endpoint + req.path + query, headers, body: req.body }, hints))
+    if (typeof env.requestId === 'string') hints.upstreamRequestId = env.requestId.slice(0, 64)
     if (!env.success && TOKEN_ERRORS.has(firstError(env).code)) {
       // Nothing was applied. The executor re-sends the call once (a new attempt through the call
       // gate: it is another call against Marketo's limits) with a fresh token.
       this.tokens.invalidate(token)
-      const e = firstError(env)
-      throw restError(e.code, e.message, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
+      throw this.failure(env)
     }
     return env
+  }
+
+  /** The GatewayError of a `success: false` answer. */
+  failure (env: RestEnvelope): GatewayError {
+    return envelopeError(env, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
   }
 
   private async runCall (call: RestCall, objects: MObject[], hints: CallHints): Promise<MObjStatus[]> {
@@ -125,14 +138,11 @@ export class MarketoRestClient {
       if (answer.success) return [{ id: sent.id ?? null, status: 'UPDATED' }]
       const e = firstError(answer)
       // One program per call: a data error is that program's failure, as on SOAP (FAILED / SKIPPED).
-      if (PROGRAM_NOT_FOUND.has(e.code)) return [{ id: sent.id ?? null, status: 'SKIPPED' }]
+      if (e.code === PROGRAM_NOT_FOUND) return [{ id: sent.id ?? null, status: 'SKIPPED', error: `${e.message.slice(0, 500)} (${e.code})` }]
       if (e.code >= 700) return [{ id: sent.id ?? null, status: 'FAILED', error: `${e.message.slice(0, 500)} (${e.code})` }]
-      throw restError(e.code, e.message, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
+      throw this.failure(answer)
     }
-    if (!answer.success) {
-      const e = firstError(answer)
-      throw restError(e.code, e.message, { quotaRetryAfterMs: this.opts.quotaRetryAfterMs })
-    }
+    if (!answer.success) throw this.failure(answer)
     const statuses = recordStatuses(call, objects, answer.result)
     if (typeof statuses === 'string') {
       throw new GatewayError('UPSTREAM_PROTOCOL_ERROR', `Marketo's answer does not match the records sent (${statuses})`, { sent: true })

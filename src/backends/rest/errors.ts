@@ -5,7 +5,9 @@ import type { BoundedResponse } from '../../upstream/transport.js'
 
 // REST answers become the same GatewayError codes as their SOAP twins (src/backends/soap/faults.ts),
 // keyed on codes, never on message texts. A response-level 6xx/7xx error means Marketo did not
-// execute the request (error-codes.md), so it is never `sent`.
+// execute the request (error-codes.md), so it is not `sent`; 500 and 502 ("likely a timeout") and
+// 614 ("temporary inaccessibility") may follow a write that happened, so their outcome is unknown
+// (CONTRACT.md §6). Marketo's requestId goes into the detail and the log: Support asks for it.
 
 export interface RestEnvelope {
   requestId?: string
@@ -20,33 +22,55 @@ export const TOKEN_ERRORS = new Set([601, 602])
 /** Marketo answered "not executed, try again later": safe to resend (see RETRYABLE_FAULTS). */
 export const RETRYABLE_REST_CODES = [604, 606, 608, 611, 615, 713] as const
 
-export function restError (code: number, message: string, opts: { quotaRetryAfterMs?: number } = {}): GatewayError {
-  const base = { upstreamCode: code, sent: false }
-  const text = message.slice(0, 200)
+export interface RestErrorOptions {
+  quotaRetryAfterMs?: number
+  /** Marketo's requestId of the answer. */
+  requestId?: string
+}
+
+export function restError (code: number, message: string, opts: RestErrorOptions = {}): GatewayError {
+  const requestId = typeof opts.requestId === 'string' && opts.requestId !== '' ? opts.requestId.slice(0, 64) : undefined
+  const base = { upstreamCode: code, sent: false, upstreamRequestId: requestId }
+  const text = `${code}: ${message.slice(0, 200)}${requestId === undefined ? '' : `; Marketo requestId ${requestId}`}`
   switch (code) {
     case 601:
     case 602:
       // The token expired or was revoked: nothing was applied; a fresh token is fetched and the call re-sent once.
-      return new GatewayError('UPSTREAM_AUTH', `Marketo refused the gateway's access token (${code}: ${text})`, { ...base, retry: 'reauth' })
+      return new GatewayError('UPSTREAM_AUTH', `Marketo refused the gateway's access token (${text})`, { ...base, retry: 'reauth' })
     case 603:
-      return new GatewayError('UPSTREAM_AUTH', `Marketo refused the gateway's permissions (${code}: ${text})`, base)
+      return new GatewayError('UPSTREAM_AUTH', `Marketo refused the gateway's permissions (${text})`, base)
     case 606:
-      return new GatewayError('UPSTREAM_RATE_LIMITED', 'Marketo rate limit reached (606)', { ...base, retryAfterMs: 20_000, retry: 'transient' })
+      return new GatewayError('UPSTREAM_RATE_LIMITED', `Marketo rate limit reached (${text})`, { ...base, retryAfterMs: 20_000, retry: 'transient' })
     case 607:
-      return new GatewayError('UPSTREAM_QUOTA_EXCEEDED', 'Marketo daily API quota exceeded (607)', { ...base, retryAfterMs: opts.quotaRetryAfterMs ?? 60 * 60_000 })
+      return new GatewayError('UPSTREAM_QUOTA_EXCEEDED', `Marketo daily API quota exceeded (${text})`, { ...base, retryAfterMs: opts.quotaRetryAfterMs ?? 60 * 60_000 })
     case 615:
-      return new GatewayError('UPSTREAM_CONCURRENCY_LIMITED', 'Marketo concurrency limit reached (615)', { ...base, retryAfterMs: 1_000, retry: 'transient' })
+      return new GatewayError('UPSTREAM_CONCURRENCY_LIMITED', `Marketo concurrency limit reached (${text})`, { ...base, retryAfterMs: 1_000, retry: 'transient' })
     case 604:
     case 608:
     case 611:
     case 713:
-      return new GatewayError('UPSTREAM_INTERNAL', `Marketo reported an internal error (${code}: ${text})`, { ...base, retry: 'transient' })
+      return new GatewayError('UPSTREAM_INTERNAL', `Marketo reported an internal error (${text})`, { ...base, retry: 'transient' })
+    case 500:
+    case 502:
     case 614:
-      return new GatewayError('UPSTREAM_INTERNAL', `Marketo reported an internal error (${code}: ${text})`, base)
+      // The write may have been applied: `unknown`, re-sent only when repeating it is harmless, never split.
+      return new GatewayError('UPSTREAM_INTERNAL', `Marketo reported an error after the call may have been applied (${text}): the outcome is unknown`, { ...base, sent: true, retry: 'transient' })
+    case 610:
+      // "The URI in the call did not match a REST API resource type": the gateway's configuration, not the data.
+      return new GatewayError('UPSTREAM_REJECTED', `Marketo has no such REST resource (${text}): check MARKETO_REST_ENDPOINT, the REST API endpoint of Admin > Web Services (https://<munchkin id>.mktorest.com/rest)`, base)
+    case 702:
+      // "No data found for a given search scenario": the same "not found" on reads and writes.
+      return new GatewayError('NOT_FOUND', `Marketo found nothing for the request (${text})`, base)
     default:
-      // 605, 609, 610, 612, 7xx, and record codes (1003, 1004, 1005, 718) at request level.
-      return new GatewayError('UPSTREAM_REJECTED', `Marketo rejected the request (${code}: ${text})`, base)
+      // 605, 609, 612, 7xx, and record codes (1003, 1004, 1005, 718) at request level.
+      return new GatewayError('UPSTREAM_REJECTED', `Marketo rejected the request (${text})`, base)
   }
+}
+
+/** The GatewayError of a `success: false` envelope, with its requestId. */
+export function envelopeError (env: RestEnvelope, opts: RestErrorOptions = {}): GatewayError {
+  const e = firstError(env)
+  return restError(e.code, e.message, { ...opts, requestId: env.requestId })
 }
 
 /** The JSON envelope of a REST answer, or a thrown TransportError / GatewayError. */

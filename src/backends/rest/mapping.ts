@@ -37,6 +37,10 @@ export interface RestPlan {
 }
 
 export const MAX_RECORDS_PER_REST_CALL = 300
+/** The REST API's body limit for standard calls (rest-api.md). */
+export const MAX_REST_BODY_BYTES = 1024 * 1024
+// Room in a call's body for everything around the records (action, dedupeBy, brackets, commas).
+const ENVELOPE_BYTES = 1024
 
 const ACTIONS: Record<SyncOperation, string> = { INSERT: 'createOnly', UPDATE: 'updateOnly', UPSERT: 'createOrUpdate' }
 const SOAP_TO_REST = new Map<string, { key: string, kind: string }>(OPPORTUNITY_FIELDS.map((f) => [f.marketo, { key: f.key, kind: f.kind }]))
@@ -165,11 +169,28 @@ function programPayload (o: MObject): Record<string, unknown> {
   return payload
 }
 
-/** The REST calls for a batch, in batch order; consecutive objects of one kind share a call. */
+/**
+ * The key Marketo dedupes a sync record on (opportunities: externalOpportunityId, roles: the
+ * compound key of opportunity-roles.md; by marketoGUID with dedupeBy idField): two records with one
+ * key in one call make Marketo skip the second with 1036 (error-codes.md). Undefined: none.
+ */
+export function restRecordKey (o: MObject): string | undefined {
+  if (o.type !== 'Opportunity' && o.type !== 'OpportunityPersonRole') return undefined
+  if (o.marketoGUID !== undefined) return `${o.type}:guid:${o.marketoGUID}`
+  if (o.type === 'Opportunity') return o.externalKey === undefined ? undefined : `Opportunity:key:${o.externalKey.value}`
+  const r = roleRecord(o)
+  return r.externalOpportunityId === undefined ? undefined : `OpportunityPersonRole:key:${JSON.stringify([r.externalOpportunityId, r.leadId, r.role])}`
+}
+
+/**
+ * The REST calls for a batch, in batch order. Consecutive objects of one kind and dedupe mode share
+ * a call of at most 300 records and 1 MB; an object whose key is already in the call starts the
+ * next call, so a batch naming one record twice is applied in order instead of answered 1036.
+ */
 export function planRestCalls (operation: SyncOperation, objects: MObject[]): RestPlan {
   const calls: RestCall[] = []
   const local = new Map<number, MObjStatus>()
-  let current: { kind: RestCallKind, dedupe: string, indexes: number[], input: Array<Record<string, unknown>> } | undefined
+  let current: { kind: RestCallKind, dedupe: string, indexes: number[], input: Array<Record<string, unknown>>, bytes: number, keys: Set<string> } | undefined
   const flush = (): void => {
     if (current === undefined) return
     const payload: Record<string, unknown> = { action: ACTIONS[operation], dedupeBy: current.dedupe, input: current.input }
@@ -198,19 +219,29 @@ export function planRestCalls (operation: SyncOperation, objects: MObject[]): Re
     }
     const kind: RestCallKind = o.type === 'Opportunity' ? 'opportunities' : 'roles'
     const dedupe = o.marketoGUID !== undefined ? 'idField' : 'dedupeFields'
-    if (current === undefined || current.kind !== kind || current.dedupe !== dedupe || current.input.length >= MAX_RECORDS_PER_REST_CALL) {
+    const record = kind === 'opportunities' ? opportunityRecord(o) : roleRecord(o)
+    const bytes = Buffer.byteLength(JSON.stringify(record)) + 1
+    const key = restRecordKey(o)
+    if (current === undefined || current.kind !== kind || current.dedupe !== dedupe || current.input.length >= MAX_RECORDS_PER_REST_CALL ||
+        (current.input.length > 0 && current.bytes + bytes > MAX_REST_BODY_BYTES - ENVELOPE_BYTES) || (key !== undefined && current.keys.has(key))) {
       flush()
-      current = { kind, dedupe, indexes: [], input: [] }
+      current = { kind, dedupe, indexes: [], input: [], bytes: 0, keys: new Set() }
     }
     current.indexes.push(index)
-    current.input.push(kind === 'opportunities' ? opportunityRecord(o) : roleRecord(o))
+    current.input.push(record)
+    current.bytes += bytes
+    if (key !== undefined) current.keys.add(key)
   })
   flush()
   return { calls, local }
 }
 
-/** Record-level reasons that mean "nothing to do" rather than "invalid": not found, already exists. */
-const SKIP_REASONS = new Set(['1004', '1005'])
+/**
+ * Record-level reasons that mean "nothing to do" rather than "invalid" (error-codes.md): not found
+ * (1004 lead, 1013 object), already exists (1005 lead, 1017 object). Every other reason fails the
+ * record, e.g. 1003 invalid data, 1006 unknown field, 1018 CRM-synced instance, 1036 duplicate.
+ */
+export const SKIP_REASONS = new Set(['1004', '1005', '1013', '1017'])
 
 export interface RestRecordResult {
   seq?: unknown
@@ -245,7 +276,7 @@ export function recordStatuses (call: RestCall, objects: MObject[], result: unkn
       case 'deleted': status.status = 'DELETED'; break
       case 'skipped':
         if (reason !== undefined && SKIP_REASONS.has(String(reason.code))) status.status = 'SKIPPED'
-        else status.error = reasonText
+        status.error = reasonText
         break
       default:
         return `unknown record status ${JSON.stringify(r.status)?.slice(0, 40)}`

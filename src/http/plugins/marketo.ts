@@ -51,7 +51,7 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   const backendName: MarketoBackendName = m.backend
   let simulator: RunningSimulator | undefined
   const soap = { endpoint: m.endpoint, credentials: { userId: m.userId ?? '', encryptionKey: m.encryptionKey ?? '' } }
-  const rest = { endpoint: m.rest.endpoint, clientId: m.rest.clientId ?? '', clientSecret: m.rest.clientSecret ?? '' }
+  const rest = { endpoint: m.rest.endpoint, identityEndpoint: m.rest.identityEndpoint, clientId: m.rest.clientId ?? '', clientSecret: m.rest.clientSecret ?? '' }
   if ((backendName === 'rest' ? rest.endpoint : soap.endpoint) === undefined) {
     // The simulator is its own unit (simulator/): the gateway uses only its start function.
     const { startSimulator } = await import('../../../simulator/index.js')
@@ -70,7 +70,7 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
       quotaRetryAfterMs: m.quotaResetMs,
       transport: { maxResponseBytes: m.maxResponseBytes, defaultTimeoutMs: m.callTimeoutMs, ca: m.ca, maxSockets: m.maxConcurrency * 2 },
       soap: { wsdlPath: m.wsdlPath, endpoint: soap.endpoint ?? '', credentials: soap.credentials, now },
-      rest: { endpoint: rest.endpoint ?? '', clientId: rest.clientId, clientSecret: rest.clientSecret, externalKeyField: m.rest.externalKeyField }
+      rest: { endpoint: rest.endpoint ?? '', identityEndpoint: rest.identityEndpoint, clientId: rest.clientId, clientSecret: rest.clientSecret, externalKeyField: m.rest.externalKeyField, now: now === undefined ? undefined : () => now().getTime() }
     })
   } catch (err) {
     // A backend that cannot start (an unreadable WSDL) must not leave the embedded simulator listening.
@@ -100,9 +100,10 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   const coalescer = new Coalescer(batches, {
     windowMs: config.coalesceWindowMs,
     maxObjects: api.maxObjectsPerCall,
+    recordKey: api.recordKey,
     onFlush: app.hasDecorator('metrics') ? (requests) => app.metrics.recordCoalesce(requests) : undefined
   })
-  const sync = new SyncService(coalescer, api.maxObjectsPerCall)
+  const sync = new SyncService(coalescer, api.maxObjectsPerCall, api.recordKey)
   const reader = new Reader(api, calls)
   app.decorate('marketo', { backend: backendName, api, calls, sync, reader, limiter, breaker, admission, budget, quota, simulator })
   if (app.hasDecorator('metrics')) {

@@ -172,7 +172,7 @@ const writeRoutes: FastifyPluginAsyncTypebox<WriteRoutesOptions> = async (app, o
       tags: ['opportunities'],
       operationId: 'syncOpportunities',
       summary: 'Insert, update or upsert opportunities (1 to 1,000)',
-      description: 'Objects are sent in calls of at most 100 and the results come back in input order.',
+      description: 'Objects are sent in calls of at most 100 (300 records on the REST backend) and the results come back in input order.',
       body: OpportunitiesBody,
       response: syncResponses
     }

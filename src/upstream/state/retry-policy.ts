@@ -47,7 +47,8 @@ export function retryDelay (error: GatewayError, ctx: RetryContext): number | un
     safe = !ctx.resigned
     immediate = 'next_second'
   } else if (error.retry === 'transient') {
-    safe = true
+    // Worth another try; after a send whose outcome is unknown (REST 500/502), only if repeating is harmless.
+    safe = !error.sent || ctx.idempotent
   } else if (error.upstreamCode !== undefined) {
     // Marketo answered with a code its backend does not call transient.
     safe = false
