@@ -186,13 +186,15 @@ describe('read routes against the simulator', () => {
     const res = await request(`${gw.url}/programs/1970`)
     assert.equal(res.status, 200)
     if (rest) {
-      // The Asset API: its own program type names, no workspace id, no archive flag, no cost ids.
+      // The Asset API: its own program type names (programs.md: "Event"), no workspace id, no
+      // archive flag, no cost ids, and no tree path: only the name of the program's folder
+      // (folder.folderName), which the gateway gives as folderName and never as a partial treePath.
       assert.deepStrictEqual(res.body, {
         id: 1970,
         name: 'Summer Webinar Series',
-        type: 'event',
+        type: 'Event',
         workspaceName: 'Default',
-        treePath: '/Marketing Activities/Default/Webinars/Summer Webinar Series',
+        folderName: 'Webinars',
         channel: 'Webinar',
         tags: [{ type: 'Channel', value: 'Webinar' }],
         costs: [{ month: '2013-05', amount: 1200, note: 'Kick-off' }, { month: '2013-06', amount: 1500 }],

@@ -46,6 +46,10 @@ const ROLE_FIELDS = new Map<string, { key: string, kind: string }>([
   ['ExternalCreatedDate', { key: 'externalCreatedDate', kind: 'date' }]
 ])
 
+/** "You can set the channel and type only during creation" (programs.md; an update that tries answers 709). */
+export const REST_CHANNEL_AT_CREATION = 'the REST API sets a program\'s channel only when the program is created (Update Program has no channel): a Channel tag cannot be changed on the REST backend'
+export const REST_NAME_REQUIRED = 'the REST API creates an opportunity only with a name: an insert needs name'
+
 const SOAP_ONLY_ID = 'integer opportunity ids are SOAP-only: on the REST backend name the opportunity by externalKey or marketoGUID'
 
 function restValue (kind: string, value: string): string | number | boolean {
@@ -68,6 +72,9 @@ export function restProblems (operation: SyncOperation, objects: MObject[], cfg:
       if (o.id === undefined && o.externalKey === undefined && o.marketoGUID === undefined) add('', `the REST API creates and finds opportunities by external key only: give externalKey (named "${cfg.externalKeyField}") or marketoGUID`)
       if ((o.associations ?? []).length > 0) add('/company', 'company links are not supported on the REST backend (REST links opportunities to companies by externalCompanyId)')
       if ((o.typeAttribs ?? []).length > 0) add('/typeAttributes', 'an Opportunity has no typeAttributes')
+      // Sync Opportunities: "The 'name' field must not be null" for a record it creates. An insert
+      // always creates; an upsert of a new record without one is failed by Marketo (1003).
+      if (operation === 'INSERT' && !(o.attribs ?? []).some((a) => a.name === 'Name' && a.value !== '')) add('/name', REST_NAME_REQUIRED)
     } else if (o.type === 'OpportunityPersonRole') {
       if (o.id !== undefined) add('/id', 'integer role ids are SOAP-only: REST keys roles on opportunity, person and role')
       if (o.externalKey !== undefined) add('/externalKey', 'a role has no external key')
@@ -109,6 +116,7 @@ export function restProblems (operation: SyncOperation, objects: MObject[], cfg:
           for (const a of t.attribs) if (!['Month', 'Amount', 'Id', 'Note'].includes(a.name)) add(`${at}/${a.name}`, `unknown cost attribute ${a.name}`)
         } else {
           for (const a of t.attribs) if (a.name !== 'Type' && a.name !== 'Value') add(`${at}/${a.name}`, `unknown tag attribute ${a.name}`)
+          if (t.attribs.some((a) => a.name === 'Type' && a.value === 'Channel')) add(`${at}/type`, REST_CHANNEL_AT_CREATION)
         }
       }
     } else {

@@ -116,8 +116,10 @@ function programFromAsset (r: Record<string, unknown>): ReadMObject {
   add('Name', r.name)
   add('Type', r.type)
   add('Workspace Name', r.workspace)
+  // The Asset API names only the folder the program is in (folder.folderName), not its tree path:
+  // it is the program's folderName, and treePath stays SOAP-only rather than holding a partial path.
   const folder = r.folder as { folderName?: unknown } | undefined
-  if (folder !== undefined && folder !== null) add('Tree Path', folder.folderName)
+  if (folder !== undefined && folder !== null) add('Folder Name', folder.folderName)
   const typeAttribs: TypeAttrib[] = []
   const tags = Array.isArray(r.tags) ? r.tags as Array<{ tagType?: unknown, tagValue?: unknown }> : []
   for (const t of tags) typeAttribs.push({ attrType: 'Tag', attribs: [{ name: 'Type', value: plain(t.tagType) ?? '' }, { name: 'Value', value: plain(t.tagValue) ?? '' }] })

@@ -38,6 +38,7 @@ export interface ProgramOut {
   workspaceId?: number
   workspaceName?: string
   treePath?: string
+  folderName?: string
   isArchived?: boolean
   channel?: string
   tags: { type: string, value: string }[]
@@ -156,6 +157,8 @@ export function programFromMObject (o: ReadMObject): ProgramOut {
   if (workspaceName !== undefined) out.workspaceName = workspaceName
   const treePath = a.get('Tree Path')
   if (treePath !== undefined) out.treePath = treePath
+  const folderName = a.get('Folder Name')
+  if (folderName !== undefined) out.folderName = folderName
   const archived = a.get('Is Archived')
   if (archived !== undefined && archived !== '') out.isArchived = convert(archived, 'boolean', 'Is Archived') as boolean
   for (const t of o.typeAttribs ?? []) {

@@ -91,7 +91,8 @@ export const Program = Type.Object({
   type: Type.Optional(Type.String({ description: 'Program type, e.g. Event' })),
   workspaceId: Type.Optional(Type.Integer()),
   workspaceName: Type.Optional(Type.String()),
-  treePath: Type.Optional(Type.String()),
+  treePath: Type.Optional(Type.String({ description: 'SOAP backend: the full path of the program in the Marketing Activities tree. The REST API has no tree path, so REST results leave it out and give folderName' })),
+  folderName: Type.Optional(Type.String({ description: 'REST backend only: the name of the folder the program is in (the Asset API\'s folder.folderName), not a path' })),
   isArchived: Type.Optional(Type.Boolean()),
   channel: Type.Optional(Type.String({ description: 'Value of the Channel tag, when the program has one' })),
   tags: Type.Array(Type.Object({ type: Type.String(), value: Type.String() }, { additionalProperties: false }), {
