@@ -20,7 +20,12 @@ export interface RestReadOptions {
   /** The externalKey name that is REST's externalOpportunityId. */
   externalKeyField: string
   quotaRetryAfterMs?: number
+  /** The path of the endpoint URL (empty for https://123-ABC-456.mktorest.com): part of every request URI. */
+  endpointPath?: string
 }
+
+/** "Standard API calls have a maximum URI length of 8 KB" (rest-api.md; longer ones answer 414). */
+export const MAX_REST_URI_BYTES = 8 * 1024
 
 export interface RestSender {
   send (req: RestRequest, hints: CallHints): Promise<RestEnvelope>
@@ -35,9 +40,16 @@ const REST_TO_SOAP = new Map<string, { marketo: string, kind: string }>(OPPORTUN
 const ROLE_REST_TO_SOAP = new Map([['role', 'Role'], ['isPrimary', 'IsPrimary'], ['externalCreatedDate', 'ExternalCreatedDate']])
 /** Describe names of role fields that are record identity on REST but fields in the gateway's model. */
 const ROLE_DESCRIBE_NAMES = new Map([...ROLE_REST_TO_SOAP, ['leadId', 'PersonId']])
-/** The fields every read asks for (a REST read returns only the fields it names). */
+/**
+ * The fields a read asks for when its query names none (a REST read returns only the fields it
+ * names; without `fields` Marketo answers a default few). The routes name every field of the
+ * cached describe instead, so custom fields and what an instance adds come back too.
+ */
 const OPPORTUNITY_READ_FIELDS = ['marketoGUID', 'externalOpportunityId', ...OPPORTUNITY_FIELDS.map((f) => f.key), 'createdAt', 'updatedAt']
 const ROLE_READ_FIELDS = ['marketoGUID', 'externalOpportunityId', 'leadId', 'role', 'isPrimary', 'externalCreatedDate', 'createdAt', 'updatedAt']
+/** Gateway (describe) field names back to REST names: the inverse of the describe's mapping. */
+const SOAP_TO_REST_NAME = new Map<string, string>(OPPORTUNITY_FIELDS.map((f) => [f.marketo, f.key]))
+const ROLE_SOAP_TO_REST_NAME = new Map<string, string>([...[...ROLE_REST_TO_SOAP].map(([rest, soap]): [string, string] => [soap, rest]), ['PersonId', 'leadId']])
 /** Record keys that are identity or bookkeeping, not fields. */
 const RECORD_META = new Set(['seq', 'marketoGUID', 'createdAt', 'updatedAt', 'externalOpportunityId', 'leadId', 'reasons'])
 
@@ -159,33 +171,75 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
     return env
   }
 
-  function lookupFilter (query: GetMObjectsQuery): { filterType: string, filterValues: string } {
+  /** The role's compound key (externalOpportunityId, leadId, role), when the query names all three. */
+  interface RoleKey { externalOpportunityId: string, leadId: number, role: string }
+  type Lookup = { filterType: string, values: string[] } | { compound: RoleKey[] }
+
+  function lookupFilter (query: GetMObjectsQuery): Lookup {
     const kind = query.type === 'Opportunity' ? 'opportunities' : 'roles'
     if (query.id !== undefined) throw refuse(SOAP_ONLY_ID)
-    const filters: Array<{ filterType: string, filterValues: string }> = []
-    if (query.marketoGUID !== undefined) filters.push({ filterType: 'marketoGUID', filterValues: query.marketoGUID })
+    const filters: Array<{ filterType: string, values: string[] }> = []
+    const guids = query.marketoGUIDs ?? (query.marketoGUID !== undefined ? [query.marketoGUID] : [])
+    if (guids.length > 0) filters.push({ filterType: 'marketoGUID', values: guids })
     if (query.externalKey !== undefined) {
       if (query.externalKey.name !== keyField) throw refuse(`the external key of an opportunity is "${keyField}" (MARKETO_REST_EXTERNAL_KEY_FIELD), REST's externalOpportunityId`, 'querystring:/externalKey.name')
-      filters.push({ filterType: 'externalOpportunityId', filterValues: query.externalKey.value })
+      filters.push({ filterType: 'externalOpportunityId', values: [query.externalKey.value] })
     }
+    let opportunityKey: string | undefined
+    let leadId: number | undefined
     for (const a of query.associations ?? []) {
-      if (a.mObjType === 'Lead' && a.id !== undefined && kind === 'roles') filters.push({ filterType: 'leadId', filterValues: String(a.id) })
-      else if (a.mObjType === 'Opportunity' && a.externalKey !== undefined && kind === 'roles') filters.push({ filterType: 'externalOpportunityId', filterValues: a.externalKey.value })
-      else if (a.mObjType === 'Opportunity' && a.id !== undefined) throw refuse(SOAP_ONLY_ID, 'querystring:/opportunityId')
+      if (a.mObjType === 'Lead' && a.id !== undefined && kind === 'roles') {
+        leadId = a.id
+        filters.push({ filterType: 'leadId', values: [String(a.id)] })
+      } else if (a.mObjType === 'Opportunity' && a.externalKey !== undefined && kind === 'roles') {
+        if (a.externalKey.name !== keyField) throw refuse(`the external key of an opportunity is "${keyField}" (MARKETO_REST_EXTERNAL_KEY_FIELD), REST's externalOpportunityId`, 'querystring:/opportunity.externalKey.name')
+        opportunityKey = a.externalKey.value
+        filters.push({ filterType: 'externalOpportunityId', values: [a.externalKey.value] })
+      } else if (a.mObjType === 'Opportunity' && a.id !== undefined) throw refuse(SOAP_ONLY_ID, 'querystring:/opportunityId')
       else throw refuse(`${kind} cannot be filtered by ${a.mObjType} on the REST backend`)
     }
-    if ((query.criteria ?? []).length > 0) {
-      const names = [...new Set((query.criteria ?? []).map((c) => c.attrName))].join(', ')
-      throw refuse(`the REST API looks ${kind} up by ${kind === 'opportunities' ? 'externalKey or marketoGUID' : 'personId or marketoGUID'} only, not by ${names}`)
+    const criteria = query.criteria ?? []
+    const role = criteria.length === 1 && criteria[0].attrName === 'Role' && criteria[0].comparison === 'EQ' ? criteria[0].attrValue : undefined
+    // The compound key (opportunity-roles.md): queried by POST ?_method=GET with a JSON input.
+    if (kind === 'roles' && role !== undefined && opportunityKey !== undefined && leadId !== undefined && guids.length === 0) {
+      return { compound: [{ externalOpportunityId: opportunityKey, leadId, role }] }
+    }
+    if (criteria.length > 0) {
+      const names = [...new Set(criteria.map((c) => c.attrName))].join(', ')
+      throw refuse(kind === 'roles' && role !== undefined
+        ? 'the REST API looks a role up by role only with its whole compound key: give the opportunity\'s external key, personId and role together'
+        : `the REST API looks ${kind} up by ${kind === 'opportunities' ? 'externalKey or marketoGUID' : 'the opportunity\'s external key, personId or marketoGUID'} only, not by ${names}`)
     }
     if (filters.length !== 1) {
       throw refuse(filters.length === 0
-        ? `the REST API lists ${kind} only by one filter: give ${kind === 'opportunities' ? 'externalKey or marketoGUID' : 'personId or marketoGUID'}`
+        ? `the REST API lists ${kind} only by one filter: give ${kind === 'opportunities' ? 'externalKey or marketoGUID' : 'the opportunity\'s external key, personId or marketoGUID'}`
         : `the REST API filters ${kind} by one field per call: give only one of the filters`)
     }
+    const filter = filters[0]
+    if (filter.values.length > MAX_RECORDS_PER_REST_CALL) throw refuse(`a REST lookup takes at most ${MAX_RECORDS_PER_REST_CALL} filterValues`)
     // filterValues is a comma-separated list: a value with a comma would become two values.
-    if (filters[0].filterValues.includes(',')) throw refuse('a REST lookup value cannot contain a comma (filterValues is a comma-separated list)')
-    return filters[0]
+    if (filter.values.some((v) => v.includes(','))) throw refuse('a REST lookup value cannot contain a comma (filterValues is a comma-separated list)')
+    return filter
+  }
+
+  /** REST names of the fields a read returns: the records' identity and every field the query names (from the describe). */
+  function readFields (query: GetMObjectsQuery): string[] {
+    const role = query.type === 'OpportunityPersonRole'
+    if (query.fields === undefined) return role ? ROLE_READ_FIELDS : OPPORTUNITY_READ_FIELDS
+    const identity = role ? ['marketoGUID', 'externalOpportunityId', 'leadId', 'role', 'createdAt', 'updatedAt'] : ['marketoGUID', 'externalOpportunityId', 'createdAt', 'updatedAt']
+    const restName = (name: string): string => role ? ROLE_SOAP_TO_REST_NAME.get(name) ?? name : name === keyField ? 'externalOpportunityId' : SOAP_TO_REST_NAME.get(name) ?? name
+    return [...new Set([...identity, ...query.fields.map(restName)])]
+  }
+
+  /**
+   * A read as GET, or, when its URI would pass the 8 KB limit, as POST ?_method=GET with the query
+   * string as a form body (error-codes.md, 414): same answer, one call either way.
+   */
+  function readRequest (path: string, params: Record<string, string>): RestRequest {
+    const query = new URLSearchParams(params).toString()
+    const uriBytes = Buffer.byteLength(`${opts.endpointPath ?? ''}${path}?${query}`)
+    if (uriBytes <= MAX_REST_URI_BYTES) return { method: 'GET', path, query: params }
+    return { method: 'POST', path, query: { _method: 'GET' }, contentType: 'application/x-www-form-urlencoded', body: query }
   }
 
   return {
@@ -209,18 +263,26 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
       }
       if (query.type !== 'Opportunity' && query.type !== 'OpportunityPersonRole') throw refuse(`${query.type} cannot be read`)
       const paths = query.type === 'Opportunity' ? OPPORTUNITY_PATHS : ROLE_PATHS
-      const filter = lookupFilter(query)
-      const standard = query.type === 'Opportunity' ? OPPORTUNITY_READ_FIELDS : ROLE_READ_FIELDS
-      const fields = [...new Set([...standard, ...(query.fields ?? []).filter((f) => f !== keyField)])]
+      const lookup = lookupFilter(query)
+      const fields = readFields(query)
       // REST pages as large as the caller's page: its cursor is then always a nextPageToken, which
       // resumes after the last record served even when records before it were deleted.
-      const params: Record<string, string> = { ...filter, fields: fields.join(','), batchSize: String(query.pageSize ?? REST_READ_PAGE) }
-      if (query.streamPosition !== undefined) params.nextPageToken = query.streamPosition
+      const batchSize = query.pageSize ?? REST_READ_PAGE
+      let req: RestRequest
+      if ('compound' in lookup) {
+        const body: Record<string, unknown> = { filterType: 'dedupeFields', fields, input: lookup.compound, batchSize }
+        if (query.streamPosition !== undefined) body.nextPageToken = query.streamPosition
+        req = { method: 'POST', path: paths.get, query: { _method: 'GET' }, contentType: 'application/json', body: JSON.stringify(body) }
+      } else {
+        const params: Record<string, string> = { filterType: lookup.filterType, filterValues: lookup.values.join(','), fields: fields.join(','), batchSize: String(batchSize) }
+        if (query.streamPosition !== undefined) params.nextPageToken = query.streamPosition
+        req = readRequest(paths.get, params)
+      }
       return {
         operation: 'getMObjects',
         objects: 0,
         idempotent: true,
-        send: (hints) => client.send({ method: 'GET', path: paths.get, query: params }, hints),
+        send: (hints) => client.send(req, hints),
         parse: (env: RestEnvelope & { moreResult?: unknown, nextPageToken?: unknown }) => {
           const records = rows(ok(env))
           const objects = records.map((r) => query.type === 'Opportunity' ? opportunityFromRecord(r, keyField) : roleFromRecord(r, keyField))

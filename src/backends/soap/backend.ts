@@ -45,7 +45,7 @@ export async function createSoapBackend (opts: SoapBackendOptions): Promise<Mark
     preview: (operation, objects) => client.buildEnvelope('syncMObjects', syncMObjectsBody(operation, objects)),
 
     getMObjects (query) {
-      if (query.marketoGUID !== undefined) throw new GatewayError('VALIDATION_FAILED', `marketoGUID ${REST_ONLY}`, { errors: [{ path: 'querystring:/marketoGUID', message: REST_ONLY }] })
+      if (query.marketoGUID !== undefined || query.marketoGUIDs !== undefined) throw new GatewayError('VALIDATION_FAILED', `marketoGUID ${REST_ONLY}`, { errors: [{ path: 'querystring:/marketoGUID', message: REST_ONLY }] })
       return { operation: 'getMObjects', objects: 0, idempotent: true, send: (hints) => client.invoke('getMObjects', getMObjectsBody(query), hints), parse: parseGetMObjects }
     },
 

@@ -186,6 +186,9 @@ export const readSchemas = [Opportunity, OpportunityRole, Program, OpportunityPa
 
 // ------------------------------------------------------------------ requests
 
+/** The most filterValues one REST lookup takes (opportunities.md: 300 records a call). */
+export const MAX_LOOKUP_VALUES = 300
+const GuidList = (description: string) => Type.Array(MarketoGuid(), { minItems: 1, maxItems: MAX_LOOKUP_VALUES, description })
 const Limit = Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: MAX_PAGE_SIZE, description: `Objects per page, 1 to ${MAX_PAGE_SIZE}` })
 const Cursor = Type.String({ minLength: 1, maxLength: 4_096, pattern: '^[A-Za-z0-9_-]+$', description: 'nextCursor of the previous page, unaltered; only valid with the same filters, on the gateway process that issued it (signed with a per-process key)' })
 const Text = (description: string) => SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH, description })
@@ -196,7 +199,7 @@ const Instant = (description: string) => InstantString({
 export const OpportunityListQuery = Type.Object({
   'externalKey.name': Type.Optional(FieldName({ description: 'Look up by external key: the field name (with externalKey.value)' })),
   'externalKey.value': Type.Optional(SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH, description: 'Look up by external key: the value (with externalKey.name)' })),
-  marketoGUID: Type.Optional(MarketoGuid({ description: 'REST backend only: look up by marketoGUID' })),
+  marketoGUID: Type.Optional(GuidList('REST backend only: look up by marketoGUID; repeat the parameter for several opportunities (one Marketo call)')),
   name: Type.Optional(Text('Name equals')),
   stage: Type.Optional(Text('Stage equals')),
   type: Type.Optional(Text('Type equals')),
@@ -211,9 +214,11 @@ export const OpportunityListQuery = Type.Object({
 export type OpportunityListQuery = Static<typeof OpportunityListQuery>
 
 export const RoleListQuery = Type.Object({
-  opportunityId: Type.Optional(Id({ description: 'Roles of this opportunity' })),
+  opportunityId: Type.Optional(Id({ description: 'Roles of this opportunity (SOAP backend: REST has no integer opportunity ids)' })),
+  'opportunity.externalKey.name': Type.Optional(FieldName({ description: 'Roles of the opportunity with this external key: the field name (with opportunity.externalKey.value; on REST it must be MARKETO_REST_EXTERNAL_KEY_FIELD)' })),
+  'opportunity.externalKey.value': Type.Optional(SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH, description: 'Roles of the opportunity with this external key: the value (with opportunity.externalKey.name)' })),
   personId: Type.Optional(Id({ description: 'Roles of this person (lead)' })),
-  marketoGUID: Type.Optional(MarketoGuid({ description: 'REST backend only: the role with this marketoGUID' })),
+  marketoGUID: Type.Optional(GuidList('REST backend only: the role with this marketoGUID; repeat the parameter for several roles (one Marketo call)')),
   role: Type.Optional(Text('Role equals')),
   limit: Type.Optional(Limit),
   cursor: Type.Optional(Cursor)
