@@ -101,6 +101,7 @@ export function restProblems (operation: SyncOperation, objects: MObject[], cfg:
         if (a.name !== 'OpportunityId' && a.name !== 'PersonId' && !ROLE_FIELDS.has(a.name)) add(`/${a.name}`, `unknown role field ${a.name}`)
       }
     } else if (o.type === 'Program') {
+      if (o.replaceCosts === true && !(o.typeAttribs ?? []).some((t) => t.attrType === 'Cost')) add('/replace', 'replacing cost lines needs the lines that replace them')
       if ((o.attribs ?? []).length > 0) add('/attributes', 'program attributes cannot be updated through the API')
       if ((o.associations ?? []).length > 0) add('/associations', 'a Program has no associations')
       const counts = { Cost: 0, Tag: 0 }
@@ -110,7 +111,7 @@ export function restProblems (operation: SyncOperation, objects: MObject[], cfg:
         const at = `/${t.attrType === 'Cost' ? 'costs' : 'tags'}/${j}`
         if (t.attrType === 'Cost') {
           const id = t.attribs.find((a) => a.name === 'Id')
-          if (id !== undefined) add(`${at}/id`, 'the REST API has no cost ids, so a cost line cannot be updated in place: omit id to append a cost (see the README migration section)')
+          if (id !== undefined) add(`${at}/id`, 'the REST API has no cost ids, so a cost line cannot be updated in place: omit id to append a cost, or send all lines with "replace": true (see the README migration section)')
           const amount = t.attribs.find((a) => a.name === 'Amount')
           if (amount !== undefined && !/^-?\d+$/.test(amount.value)) add(`${at}/amount`, 'REST program costs are whole numbers')
           for (const a of t.attribs) if (!['Month', 'Amount', 'Id', 'Note'].includes(a.name)) add(`${at}/${a.name}`, `unknown cost attribute ${a.name}`)
@@ -153,6 +154,7 @@ function roleRecord (o: MObject): Record<string, unknown> {
 }
 
 function programPayload (o: MObject): Record<string, unknown> {
+  // Form fields are JSON texts: costsDestructiveUpdate=true.
   const costs: Array<Record<string, unknown>> = []
   const tags: Array<Record<string, unknown>> = []
   for (const t of o.typeAttribs ?? []) {
@@ -169,6 +171,7 @@ function programPayload (o: MObject): Record<string, unknown> {
   }
   const payload: Record<string, unknown> = {}
   if (costs.length > 0) payload.costs = costs
+  if (o.replaceCosts === true) payload.costsDestructiveUpdate = true
   if (tags.length > 0) payload.tags = tags
   return payload
 }
