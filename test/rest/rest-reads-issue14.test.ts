@@ -111,6 +111,26 @@ describe('REST backend reads (issue #14)', () => {
     assert.equal(roles.status, 200, roles.text)
     assert.deepEqual(roles.body.items.map((r: { marketoGUID: string }) => r.marketoGUID), [toGuid('role', 10)])
   })
+
+  it('GET /programs?name= is one Get Program by Name with tags and costs; without a name it answers 400 before any call', async () => {
+    const before = gw.sim.ledger.length
+    const res = await request(`${gw.url}/programs?name=Summer%20Webinar%20Series`)
+    assert.equal(res.status, 200, res.text)
+    assert.deepEqual(res.body.items.map((p: Record<string, unknown>) => [p.id, p.channel, p.folderName, p.costs]), [
+      [1970, 'Webinar', 'Webinars', [{ month: '2013-05', amount: 1200, note: 'Kick-off' }, { month: '2013-06', amount: 1500 }]]
+    ])
+    assert.equal(res.body.nextCursor, null)
+    const sent = reads(gw, before)
+    assert.equal(sent.length, 1)
+    assert.equal(sent[0].method, 'GET')
+    assert.equal(sent[0].path, '/rest/asset/v1/program/byName.json')
+    assert.deepEqual(Object.fromEntries(new URLSearchParams(sent[0].query)), { name: 'Summer Webinar Series', includeTags: 'true', includeCosts: 'true' })
+    const none = await request(`${gw.url}/programs?name=No%20such%20program`)
+    assert.equal(none.status, 200, none.text)
+    assert.deepEqual(none.body, { items: [], nextCursor: null })
+    const refused = gw.sim.ledger.length
+    assertRestRefusal(await request(`${gw.url}/programs?tagType=Channel&tagValue=Webinar`), gw.sim, refused, /only by name/)
+  })
 })
 
 describe('SOAP backend: role lists by the opportunity\'s external key', () => {

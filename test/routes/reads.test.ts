@@ -221,15 +221,28 @@ describe('read routes against the simulator', () => {
   })
 
   it('GET /programs by tag, name and workspace', async () => {
+    const ids = async (query: string): Promise<number[]> => {
+      const res = await request(`${gw.url}/programs?${query}`)
+      assert.equal(res.status, 200, res.text)
+      return res.body.items.map((p: { id: number }) => p.id)
+    }
+    // By name, narrowed by tag or workspace: on REST one Get Program by Name (tags and costs included).
+    assert.deepStrictEqual(await ids('name=Coffee%20Promotion&tagType=Product%20Line&tagValue=Coffee'), [1002])
+    assert.deepStrictEqual(await ids('name=Summer%20Webinar%20Series&tagType=Channel&tagValue=Webinar'), [1970])
+    assert.deepStrictEqual(await ids('name=Program01&tagType=Channel&tagValue=Webinar'), [])
+    assert.deepStrictEqual(await ids('name=Program01&workspaceName=Default'), [1001])
+    assert.deepStrictEqual(await ids('name=Program01&workspaceName=Elsewhere'), [])
     if (rest) {
-      // The Asset API lists programs without their tags and costs: GET /programs is SOAP-only (400, no call).
-      for (const query of ['', 'tagType=Product%20Line&tagValue=Coffee', 'name=Program01&workspaceId=1', 'workspaceName=Elsewhere']) {
+      // Without a name the Asset API lists programs without their costs (browse, byTag): 400, no
+      // call. It has no workspace ids either.
+      for (const query of ['', 'tagType=Product%20Line&tagValue=Coffee', 'workspaceName=Elsewhere']) {
         const before = gw.sim.ledger.length
-        assertRestRefusal(await request(`${gw.url}/programs?${query}`), gw.sim, before, /GET \/programs is SOAP-only/)
+        assertRestRefusal(await request(`${gw.url}/programs?${query}`), gw.sim, before, /lists programs with their tags and costs only by name/)
       }
+      const before = gw.sim.ledger.length
+      assertRestRefusal(await request(`${gw.url}/programs?name=Program01&workspaceId=1`), gw.sim, before, /workspaceName/)
       return
     }
-    const ids = async (query: string): Promise<number[]> => (await request(`${gw.url}/programs?${query}`)).body.items.map((p: { id: number }) => p.id)
     assert.deepStrictEqual(await ids(''), [1001, 1002, 1970])
     assert.deepStrictEqual(await ids('tagType=Product%20Line&tagValue=Coffee'), [1002])
     assert.deepStrictEqual(await ids('tagType=Channel&tagValue=Webinar'), [1970])

@@ -54,6 +54,9 @@ const ROLE_SOAP_TO_REST_NAME = new Map<string, string>([...[...ROLE_REST_TO_SOAP
 const RECORD_META = new Set(['seq', 'marketoGUID', 'createdAt', 'updatedAt', 'externalOpportunityId', 'leadId', 'reasons'])
 
 const SOAP_ONLY_ID = 'integer ids are SOAP-only: name opportunities and roles by marketoGUID or external key'
+const PROGRAM_BY_NAME_PATH = '/rest/asset/v1/program/byName.json'
+export const PROGRAM_LIST_BY_NAME = 'the Asset API lists programs with their tags and costs only by name (Get Program by Name): give name (tagType, tagValue and workspaceName then narrow it); browsing and Get Programs by Tag answer without costs, so a list without name is SOAP-only'
+export const PROGRAM_WORKSPACE_ID = 'the Asset API names a program\'s workspace, not its id: filter by workspaceName'
 
 function refuse (message: string, path?: string): GatewayError {
   return new GatewayError('VALIDATION_FAILED', `${REST_UNSUPPORTED}: ${message}`, path === undefined ? {} : { errors: [{ path, message }] })
@@ -242,6 +245,45 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
     return { method: 'POST', path, query: { _method: 'GET' }, contentType: 'application/x-www-form-urlencoded', body: query }
   }
 
+  /**
+   * GET /programs on the Asset API: Get Program by Name (includeTags, includeCosts) is the one
+   * list that answers programs with their tags and costs. Browsing (programs.json) returns no tags
+   * and no costs, and Get Programs by Tag no costs, in random order: a list from them would read
+   * as "this program has none". The other filters of the route narrow the by-name answer.
+   */
+  function programsByName (query: GetMObjectsQuery): PreparedCall<GetMObjectsPage> {
+    const criteria = new Map<string, string>()
+    for (const c of query.criteria ?? []) {
+      if (c.comparison !== 'EQ' || criteria.has(c.attrName)) throw refuse(`programs are filtered by equal values only on the REST backend (${c.attrName})`)
+      criteria.set(c.attrName, c.attrValue)
+    }
+    const name = criteria.get('Name')
+    if (criteria.has('Workspace Id')) throw refuse(PROGRAM_WORKSPACE_ID, 'querystring:/workspaceId')
+    if (name === undefined) throw refuse(PROGRAM_LIST_BY_NAME)
+    for (const attr of criteria.keys()) {
+      if (!['Name', 'Tag Type', 'Tag Value', 'Workspace Name', 'Include Archive'].includes(attr)) throw refuse(`programs cannot be filtered by ${attr} on the REST backend`)
+    }
+    const tagType = criteria.get('Tag Type')
+    const tagValue = criteria.get('Tag Value')
+    const workspace = criteria.get('Workspace Name')
+    const keep = (p: ReadMObject): boolean => {
+      if (workspace !== undefined && !(p.attribs ?? []).some((a) => a.name === 'Workspace Name' && a.value === workspace)) return false
+      if (tagType === undefined && tagValue === undefined) return true
+      return (p.typeAttribs ?? []).some((t) => t.attrType === 'Tag' &&
+        (tagType === undefined || t.attribs.some((a) => a.name === 'Type' && a.value === tagType)) &&
+        (tagValue === undefined || t.attribs.some((a) => a.name === 'Value' && a.value === tagValue)))
+    }
+    const params = { name, includeTags: 'true', includeCosts: 'true' }
+    return {
+      operation: 'getMObjects',
+      objects: 0,
+      idempotent: true,
+      send: (hints) => client.send(readRequest(PROGRAM_BY_NAME_PATH, params), hints),
+      // One answer holds every program of that name: there is no next page.
+      parse: (env: RestEnvelope) => ({ objects: rows(ok(env)).map(programFromAsset).filter(keep).sort((a, b) => (a.id ?? 0) - (b.id ?? 0)), hasMore: false, newStreamPosition: '' })
+    }
+  }
+
   return {
     // One endpoint per type, and one deleteBy per call.
     deleteGroup: (o) => `${o.type}:${o.marketoGUID !== undefined ? 'idField' : 'dedupeFields'}`,
@@ -257,9 +299,7 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
             parse: (env: RestEnvelope) => ({ objects: rows(ok(env)).map(programFromAsset), hasMore: false, newStreamPosition: '' })
           }
         }
-        // Browsing (GET /rest/asset/v1/programs.json) returns no tags and no costs: a list
-        // without them would read as "this program has none".
-        throw refuse('the Asset API lists programs without their tags and costs, so GET /programs is SOAP-only: read each program by id (GET /programs/{programId})')
+        return programsByName(query)
       }
       if (query.type !== 'Opportunity' && query.type !== 'OpportunityPersonRole') throw refuse(`${query.type} cannot be read`)
       const paths = query.type === 'Opportunity' ? OPPORTUNITY_PATHS : ROLE_PATHS

@@ -271,7 +271,9 @@ const readRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, opts) => {
       tags: ['programs'],
       operationId: 'listPrograms',
       summary: 'List programs by name, tag or workspace',
-      description: 'getMObjects with criteria Name, Tag Type, Tag Value, Workspace Id, Workspace Name (equal) and Include Archive; costs included.',
+      description: 'getMObjects with criteria Name, Tag Type, Tag Value, Workspace Id, Workspace Name (equal) and Include Archive; costs included. ' +
+        'REST backend: one Get Program by Name (tags and costs included), so `name` is required there (400 without it), tagType, tagValue and workspaceName narrow its answer, workspaceId answers 400, ' +
+        'and archived programs are not told apart (the Asset API has no archive flag).',
       querystring: ProgramListQuery,
       response: { 200: { ...ref(ProgramPage), description: 'One page of programs' }, ...readErrorResponses }
     }
