@@ -1,6 +1,7 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { startGateway, request, assertRestRefusal, type TestGateway } from '../helpers/gateway.js'
+import { loadSeed } from '../../simulator/index.js'
 import { isIdempotentWrite } from '../../src/domain/model.js'
 
 // Issue #14: writes on REST use what the API offers (costsDestructiveUpdate) and refuse what it
@@ -9,9 +10,16 @@ import { isIdempotentWrite } from '../../src/domain/model.js'
 
 const emptySummary = { total: 0, created: 0, updated: 0, unchanged: 0, skipped: 0, failed: 0, deleted: 0, unknown: 0, notApplied: 0 }
 
+/** An instance whose opportunity describe lists externalCompanyId (the simulator's seed does not). */
+function companySeed (): ReturnType<typeof loadSeed> {
+  const seed = loadSeed()
+  seed.opportunityFields.push({ name: 'externalCompanyId', dataType: 'string', size: 100, description: 'The company\'s external id', isCustom: true })
+  return seed
+}
+
 describe('REST backend writes (issue #14)', () => {
   let gw: TestGateway
-  before(async () => { gw = await startGateway({ backend: 'rest' }) })
+  before(async () => { gw = await startGateway({ backend: 'rest', simulator: { seed: companySeed() } }) })
   after(async () => { await gw.close() })
 
   it('"replace": true replaces every cost line of the program (costsDestructiveUpdate=true), and a repeat leaves the same lines', async () => {
@@ -47,6 +55,23 @@ describe('REST backend writes (issue #14)', () => {
     // Through the generic route as well.
     const generic = await request(`${gw.url}/mobjects/sync`, { body: { operation: 'UPDATE', mObjects: [{ type: 'Program', id: 1002, typeAttributes: [{ type: 'Tag', attributes: { Type: 'Channel', Value: 'Webinar' } }] }] } })
     assertRestRefusal(generic, gw.sim, before, /channel only when the program is created/)
+  })
+
+  it('a company link travels as externalCompanyId and reads back as company.externalKey; a company id answers 400 with zero calls', async () => {
+    const company = { externalKey: { name: 'externalCompanyId', value: 'ACME-1' } }
+    const res = await request(`${gw.url}/opportunities`, { body: { operation: 'insert', opportunities: [{ externalKey: { name: 'opportunityId', value: 'with-company' }, name: 'With company', company }] } })
+    assert.equal(res.status, 200, res.text)
+    assert.deepEqual(gw.sim.ledger.at(-1)?.rest?.body, { action: 'createOnly', dedupeBy: 'dedupeFields', input: [{ externalOpportunityId: 'with-company', externalCompanyId: 'ACME-1', name: 'With company' }] })
+    const read = await request(`${gw.url}/opportunities?externalKey.name=opportunityId&externalKey.value=with-company`)
+    assert.equal(read.status, 200, read.text)
+    assert.deepEqual(read.body.items[0].company, company)
+    assert.deepEqual(read.body.items[0].customFields, {}, 'externalCompanyId is the company link, not a custom field')
+    for (const bad of [{ id: 1 }, { externalKey: { name: 'cAccountFSID', value: 'C123' } }]) {
+      const before = gw.sim.ledger.length
+      const refused = await request(`${gw.url}/opportunities`, { body: { opportunities: [{ externalKey: { name: 'opportunityId', value: 'x' }, name: 'x', company: bad }] } })
+      assertRestRefusal(refused, gw.sim, before, /by the company's externalCompanyId only/)
+      assert.deepEqual(refused.body.errors.map((e: { path: string }) => e.path), ['/opportunities/0/company'])
+    }
   })
 
   it('an opportunity insert without name answers 400 with zero calls; an upsert without one is Marketo\'s to judge', async () => {

@@ -26,7 +26,8 @@ const seeded64 = {
 
 // The same opportunity read through the REST backend: named by marketoGUID (id null); its external
 // key is REST's externalOpportunityId, so it is the externalKey rather than a custom field; and
-// REST links opportunities to companies by externalCompanyId, which the gateway does not map.
+// REST links opportunities to companies by externalCompanyId, which the simulator's seed has no
+// field for, so this read has no company (test/rest/rest-writes-issue14.test.ts reads one back).
 const seeded64Rest = {
   id: null,
   marketoGUID: toGuid('opportunity', 64),
@@ -350,7 +351,7 @@ describe('read routes against the simulator', () => {
       isClosed: fc.boolean(),
       isWon: fc.boolean(),
       customFields: fc.record({ ProductLine: text(100), DealScore: fc.integer({ min: -2_147_483_647, max: 2_147_483_647 }), cAccountFSID: text(50) }, { requiredKeys: [] }),
-      // REST does not map company links (400).
+      // REST links companies by externalCompanyId only (400 for an id), a field the seed lacks.
       ...(rest ? {} : { company: fc.constantFrom({ id: 1 }, { id: 2 }) })
     }, { requiredKeys: ['name'] })
 

@@ -48,6 +48,7 @@ const ROLE_FIELDS = new Map<string, { key: string, kind: string }>([
 
 /** "You can set the channel and type only during creation" (programs.md; an update that tries answers 709). */
 export const REST_CHANNEL_AT_CREATION = 'the REST API sets a program\'s channel only when the program is created (Update Program has no channel): a Channel tag cannot be changed on the REST backend'
+export const REST_COMPANY_LINK = 'the REST API links an opportunity to its company by the company\'s externalCompanyId only: give company as {"externalKey":{"name":"externalCompanyId","value":…}}'
 export const REST_NAME_REQUIRED = 'the REST API creates an opportunity only with a name: an insert needs name'
 
 const SOAP_ONLY_ID = 'integer opportunity ids are SOAP-only: on the REST backend name the opportunity by externalKey or marketoGUID'
@@ -70,7 +71,9 @@ export function restProblems (operation: SyncOperation, objects: MObject[], cfg:
       if (!keyName(o.externalKey)) add('/externalKey/name', wrongKey)
       if (o.marketoGUID !== undefined && operation !== 'UPDATE') add('/marketoGUID', 'marketoGUID names an existing opportunity: use operation update (REST creates opportunities by external key only)')
       if (o.id === undefined && o.externalKey === undefined && o.marketoGUID === undefined) add('', `the REST API creates and finds opportunities by external key only: give externalKey (named "${cfg.externalKeyField}") or marketoGUID`)
-      if ((o.associations ?? []).length > 0) add('/company', 'company links are not supported on the REST backend (REST links opportunities to companies by externalCompanyId)')
+      for (const a of o.associations ?? []) {
+        if (a.mObjType !== 'Company' || a.externalKey?.name !== 'externalCompanyId') add('/company', REST_COMPANY_LINK)
+      }
       if ((o.typeAttribs ?? []).length > 0) add('/typeAttributes', 'an Opportunity has no typeAttributes')
       // Sync Opportunities: "The 'name' field must not be null" for a record it creates. An insert
       // always creates; an upsert of a new record without one is failed by Marketo (1003).
@@ -131,6 +134,8 @@ function opportunityRecord (o: MObject): Record<string, unknown> {
   const record: Record<string, unknown> = {}
   if (o.marketoGUID !== undefined) record.marketoGUID = o.marketoGUID
   if (o.externalKey !== undefined) record.externalOpportunityId = o.externalKey.value
+  const company = o.associations?.find((a) => a.mObjType === 'Company')?.externalKey
+  if (company !== undefined) record.externalCompanyId = company.value
   for (const a of o.attribs ?? []) {
     const f = SOAP_TO_REST.get(a.name)
     if (f !== undefined) record[f.key] = restValue(f.kind, a.value)

@@ -51,7 +51,9 @@ const ROLE_READ_FIELDS = ['marketoGUID', 'externalOpportunityId', 'leadId', 'rol
 const SOAP_TO_REST_NAME = new Map<string, string>(OPPORTUNITY_FIELDS.map((f) => [f.marketo, f.key]))
 const ROLE_SOAP_TO_REST_NAME = new Map<string, string>([...[...ROLE_REST_TO_SOAP].map(([rest, soap]): [string, string] => [soap, rest]), ['PersonId', 'leadId']])
 /** Record keys that are identity or bookkeeping, not fields. */
-const RECORD_META = new Set(['seq', 'marketoGUID', 'createdAt', 'updatedAt', 'externalOpportunityId', 'leadId', 'reasons'])
+const RECORD_META = new Set(['seq', 'marketoGUID', 'createdAt', 'updatedAt', 'externalOpportunityId', 'externalCompanyId', 'leadId', 'reasons'])
+/** The opportunity's company link on REST: the company's externalCompanyId (the Company object's dedupe key). */
+export const REST_COMPANY_KEY = 'externalCompanyId'
 
 const SOAP_ONLY_ID = 'integer ids are SOAP-only: name opportunities and roles by marketoGUID or external key'
 const PROGRAM_BY_NAME_PATH = '/rest/asset/v1/program/byName.json'
@@ -104,6 +106,8 @@ function opportunityFromRecord (r: Record<string, unknown>, keyField: string): R
     else attribs.push({ name: key, value: text })
   }
   if (attribs.length > 0) out.attribs = attribs
+  const company = plain(r.externalCompanyId)
+  if (company !== undefined && company !== '') out.associations = [{ mObjType: 'Company', externalKey: { name: REST_COMPANY_KEY, value: company } }]
   return stamped(out, r)
 }
 

@@ -13,7 +13,7 @@ export interface OpportunityOut {
   externalKey?: Attrib
   [field: string]: unknown
   customFields: Record<string, FieldValue>
-  company?: { id: number }
+  company?: { id: number } | { externalKey: { name: string, value: string } }
   createdAt?: string
   updatedAt?: string
 }
@@ -111,8 +111,9 @@ export function opportunityFromMObject (o: ReadMObject, fields: readonly FieldMe
   const key = o.externalKey ?? externalKey
   if (key !== undefined) out.externalKey = { name: key.name, value: key.value }
   for (const [k, v] of values) out[k] = v
-  const company = o.associations?.find((a) => a.mObjType === 'Company' && a.id !== undefined)
-  if (company !== undefined) out.company = { id: company.id as number }
+  const company = o.associations?.find((a) => a.mObjType === 'Company')
+  if (company?.id !== undefined) out.company = { id: company.id }
+  else if (company?.externalKey !== undefined) out.company = { externalKey: { name: company.externalKey.name, value: company.externalKey.value } }
   stamps(o, out)
   return out
 }

@@ -47,7 +47,10 @@ export const Opportunity = Type.Object({
   customFields: Type.Record(Type.String(), CustomValue, {
     description: 'Instance-specific fields by Marketo API name, typed by describeMObject (integer, number, boolean, YYYY-MM-DD date or string); empty when none is set'
   }),
-  company: Type.Optional(Type.Object({ id: Id() }, { additionalProperties: false })),
+  company: Type.Optional(Type.Union([
+    Type.Object({ id: Id() }, { additionalProperties: false }),
+    Type.Object({ externalKey: ref(ExternalKey) }, { additionalProperties: false })
+  ], { description: 'The company: by id on the SOAP backend; on the REST backend by its externalCompanyId, as externalKey {"name":"externalCompanyId"}' })),
   ...Stamps
 }, {
   $id: 'Opportunity',
