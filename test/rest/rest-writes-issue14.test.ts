@@ -74,6 +74,22 @@ describe('REST backend writes (issue #14)', () => {
     }
   })
 
+  it('roles are deleted by their dedupe key (opportunity externalKey, personId, role): one deleteBy dedupeFields call', async () => {
+    assert.ok(gw.sim.store.roles.has(10))
+    const key = (role: string) => ({ type: 'OpportunityPersonRole', opportunity: { externalKey: { name: 'opportunityId', value: 'Opportunity_1' } }, personId: 19, role })
+    const before = gw.sim.ledger.length
+    const res = await request(`${gw.url}/mobjects/delete`, { body: { objects: [key('Decision Maker'), key('Nobody')] } })
+    assert.equal(res.status, 200, res.text)
+    assert.deepEqual(res.body.results.map((r: { status: string }) => r.status), ['deleted', 'unchanged'])
+    assert.equal(gw.sim.store.roles.has(10), false)
+    const calls = gw.sim.ledger.slice(before)
+    assert.equal(calls.length, 1)
+    assert.equal(calls[0].rest?.path, '/rest/v1/opportunities/roles/delete.json')
+    assert.deepEqual(calls[0].rest?.body, { deleteBy: 'dedupeFields', input: [{ externalOpportunityId: 'Opportunity_1', leadId: 19, role: 'Decision Maker' }, { externalOpportunityId: 'Opportunity_1', leadId: 19, role: 'Nobody' }] })
+    const wrongKey = gw.sim.ledger.length
+    assertRestRefusal(await request(`${gw.url}/mobjects/delete`, { body: { objects: [{ ...key('x'), opportunity: { externalKey: { name: 'Other', value: 'x' } } }] } }), gw.sim, wrongKey, /MARKETO_REST_EXTERNAL_KEY_FIELD/)
+  })
+
   it('an opportunity insert without name answers 400 with zero calls; an upsert without one is Marketo\'s to judge', async () => {
     const before = gw.sim.ledger.length
     const res = await request(`${gw.url}/opportunities`, {
@@ -115,5 +131,9 @@ describe('SOAP backend: "replace": true has no SOAP meaning', () => {
     assert.equal(gw.sim.ledger.length, before)
     const ok = await request(`${gw.url}/programs/1970/costs`, { body: { costs: [{ month: '2013-06', amount: 2000, id: 153 }], replace: false } })
     assert.equal(ok.status, 200, ok.text)
+    // A role by its REST dedupe key is not a SOAP delete either.
+    const role = await request(`${gw.url}/mobjects/delete`, { body: { objects: [{ type: 'OpportunityPersonRole', opportunity: { externalKey: { name: 'opportunityId', value: 'Opportunity_1' } }, personId: 19, role: 'Decision Maker' }] } })
+    assert.equal(role.status, 400, role.text)
+    assert.match(role.body.detail, /deletes by id only/)
   })
 })

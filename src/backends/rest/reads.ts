@@ -380,7 +380,12 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
       const input = objects.map((o, i) => {
         if (o.id !== undefined) throw refuse(SOAP_ONLY_ID, `/objects/${i}/id`)
         if (byGuid) return { marketoGUID: o.marketoGUID }
-        if (role) throw refuse('roles are deleted by marketoGUID on the REST backend', `/objects/${i}`)
+        if (role) {
+          // Delete Opportunity Roles by dedupeFields: the compound key (opportunity-roles.md).
+          if (o.roleKey === undefined) throw refuse('a delete call names all of its roles by marketoGUID or all by (opportunity externalKey, personId, role)', `/objects/${i}`)
+          if (o.roleKey.opportunity.name !== keyField) throw refuse(`the external key of an opportunity is "${keyField}" (MARKETO_REST_EXTERNAL_KEY_FIELD)`, `/objects/${i}/opportunity/externalKey/name`)
+          return { externalOpportunityId: o.roleKey.opportunity.value, leadId: o.roleKey.personId, role: o.roleKey.role }
+        }
         if (o.externalKey === undefined) throw refuse('a delete call names all of its opportunities by marketoGUID or all by externalKey', `/objects/${i}`)
         if (o.externalKey.name !== keyField) throw refuse(`the external key of an opportunity is "${keyField}" (MARKETO_REST_EXTERNAL_KEY_FIELD)`, `/objects/${i}/externalKey/name`)
         return { externalOpportunityId: o.externalKey.value }

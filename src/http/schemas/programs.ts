@@ -29,7 +29,8 @@ export const ProgramCostsBody = Type.Object({
 }, {
   $id: 'ProgramCostsBody',
   additionalProperties: false,
-  examples: [{ costs: [{ month: '2013-06', amount: 2000, id: 153 }] }, { costs: [{ month: '2013-06', amount: 2000 }], replace: true }]
+  // Examples are checked against a live SOAP gateway (test/ecosystem), where replace answers 400.
+  examples: [{ costs: [{ month: '2013-06', amount: 2000, id: 153 }] }]
 })
 export type ProgramCostsBody = Static<typeof ProgramCostsBody>
 

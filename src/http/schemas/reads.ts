@@ -253,8 +253,14 @@ export const DeleteBody = Type.Object({
   objects: Type.Array(Type.Union([
     Type.Object({ type: DeleteType(), id: Id() }, { additionalProperties: false }),
     Type.Object({ type: DeleteType(), marketoGUID: MarketoGuid() }, { additionalProperties: false }),
-    Type.Object({ type: StringEnum(['Opportunity'] as const), externalKey: ref(ExternalKey) }, { additionalProperties: false })
-  ], { description: 'By id (SOAP backend), or by marketoGUID or an opportunity\'s externalKey (REST backend)' }), { minItems: 1, maxItems: MAX_BATCH, description: `1 to ${MAX_BATCH} objects, sent in calls of at most 100` })
+    Type.Object({ type: StringEnum(['Opportunity'] as const), externalKey: ref(ExternalKey) }, { additionalProperties: false }),
+    Type.Object({
+      type: StringEnum(['OpportunityPersonRole'] as const),
+      opportunity: Type.Object({ externalKey: ref(ExternalKey) }, { additionalProperties: false }),
+      personId: Id(),
+      role: SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH })
+    }, { additionalProperties: false, description: 'REST backend: a role by its dedupe key (its opportunity\'s external key, person and role)' })
+  ], { description: 'By id (SOAP backend), or by marketoGUID, an opportunity\'s externalKey or a role\'s (opportunity, personId, role) key (REST backend)' }), { minItems: 1, maxItems: MAX_BATCH, description: `1 to ${MAX_BATCH} objects, sent in calls of at most 100` })
 }, {
   $id: 'DeleteBody',
   additionalProperties: false,
