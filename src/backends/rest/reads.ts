@@ -211,17 +211,11 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
     if (kind === 'roles' && role !== undefined && opportunityKey !== undefined && leadId !== undefined && guids.length === 0) {
       return { compound: [{ externalOpportunityId: opportunityKey, leadId, role }] }
     }
-    if (criteria.length > 0) {
-      const names = [...new Set(criteria.map((c) => c.attrName))].join(', ')
-      throw refuse(kind === 'roles' && role !== undefined
-        ? 'the REST API looks a role up by role only with its whole compound key: give the opportunity\'s external key, personId and role together'
-        : `the REST API looks ${kind} up by ${kind === 'opportunities' ? 'externalKey or marketoGUID' : 'the opportunity\'s external key, personId or marketoGUID'} only, not by ${names}`)
-    }
-    if (filters.length !== 1) {
-      throw refuse(filters.length === 0
-        ? `the REST API lists ${kind} only by one filter: give ${kind === 'opportunities' ? 'externalKey or marketoGUID' : 'the opportunity\'s external key, personId or marketoGUID'}`
-        : `the REST API filters ${kind} by one field per call: give only one of the filters`)
-    }
+    const by = kind === 'opportunities' ? 'externalKey or marketoGUID' : 'the opportunity\'s external key, personId or marketoGUID'
+    if (kind === 'roles' && role !== undefined) throw refuse('the REST API looks a role up by role only with its whole compound key: give the opportunity\'s external key, personId and role together')
+    if (criteria.length > 0) throw refuse(`the REST API looks ${kind} up by ${by} only, not by ${[...new Set(criteria.map((c) => c.attrName))].join(', ')}`)
+    if (filters.length === 0) throw refuse(`the REST API lists ${kind} only by one filter: give ${by}`)
+    if (filters.length > 1) throw refuse(`the REST API filters ${kind} by one field per call: give only one of the filters`)
     const filter = filters[0]
     if (filter.values.length > MAX_RECORDS_PER_REST_CALL) throw refuse(`a REST lookup takes at most ${MAX_RECORDS_PER_REST_CALL} filterValues`)
     // filterValues is a comma-separated list: a value with a comma would become two values.
