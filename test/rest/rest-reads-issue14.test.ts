@@ -2,6 +2,9 @@ import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { startGateway, request, assertRestRefusal, type TestGateway } from '../helpers/gateway.js'
 import { loadSeed, toGuid } from '../../simulator/index.js'
+import { MAX_REST_URI_BYTES, restReads } from '../../src/backends/rest/reads.js'
+import type { RestRequest } from '../../src/backends/rest/client.js'
+import type { CallHints } from '../../src/upstream/transport.js'
 
 // Issue #14, point 1: reads use what the REST API offers (the simulator's REST face follows the
 // docs): POST ?_method=GET past the 8 KB URI limit, the role's compound key, role lists by the
@@ -145,5 +148,36 @@ describe('SOAP backend: role lists by the opportunity\'s external key', () => {
     const guid = await request(`${gw.url}/opportunities?marketoGUID=${toGuid('opportunity', 4)}`)
     assert.equal(guid.status, 400)
     assert.match(guid.body.detail, /marketoGUID/)
+  })
+})
+
+describe('the 8 KB rule, at its edge', () => {
+  // A stub sender: what the read would send, nothing sent.
+  const sent: RestRequest[] = []
+  const client = { send: async (req: RestRequest, _hints: CallHints) => { sent.push(req); return { success: true, result: [] } } }
+  const hints = {} as CallHints
+  /** The request a read of one custom field `name` makes, for an endpoint below `endpointPath`. */
+  async function readWith (name: string, endpointPath: string): Promise<RestRequest> {
+    sent.length = 0
+    const call = restReads(client, { externalKeyField: 'opportunityId', endpointPath }).getMObjects({ type: 'Opportunity', externalKey: { name: 'opportunityId', value: 'k' }, fields: [name] })
+    await call.send(hints)
+    assert.equal(sent.length, 1)
+    return sent[0]
+  }
+  const uri = (req: RestRequest, endpointPath: string): number => Buffer.byteLength(`${endpointPath}${req.path}?${new URLSearchParams(req.query).toString()}`)
+
+  it('a URI of exactly 8,192 bytes (endpoint path included) is a GET; one byte more is a POST ?_method=GET carrying the same parameters', async () => {
+    for (const endpointPath of ['', '/marketo']) {
+      const probe = await readWith('x', endpointPath)
+      const name = 'x'.repeat(1 + MAX_REST_URI_BYTES - uri(probe, endpointPath))
+      const atLimit = await readWith(name, endpointPath)
+      assert.equal(atLimit.method, 'GET')
+      assert.equal(uri(atLimit, endpointPath), MAX_REST_URI_BYTES)
+      const over = await readWith(name + 'x', endpointPath)
+      assert.equal(over.method, 'POST')
+      assert.deepEqual(over.query, { _method: 'GET' })
+      assert.equal(over.contentType, 'application/x-www-form-urlencoded')
+      assert.equal(new URLSearchParams(over.body).get('fields')?.split(',').at(-1), name + 'x')
+    }
   })
 })

@@ -34,7 +34,7 @@ export function createRestBackend (opts: RestBackendOptions): MarketoBackend & {
 
     planSync: (operation, objects) => client.planSync(operation, objects),
     preview: async (operation, objects) => client.describeCalls(operation, objects),
-    ...restReads(client, { externalKeyField: opts.externalKeyField, quotaRetryAfterMs: opts.quotaRetryAfterMs, endpointPath: new URL(opts.endpoint).pathname.replace(/\/+$/, '') }),
+    ...restReads(client, { externalKeyField: opts.externalKeyField, quotaRetryAfterMs: opts.quotaRetryAfterMs, endpointPath: URL.canParse(opts.endpoint) ? new URL(opts.endpoint).pathname.replace(/\/+$/, '') : '' }),
     classify: classifyRestError,
     close: () => client.close()
   }
