@@ -29,6 +29,11 @@ export interface MObject {
   attribs?: Attrib[]
   typeAttribs?: TypeAttrib[]
   associations?: Association[]
+  /**
+   * A Program's cost lines in this write replace all of its existing ones (REST's
+   * costsDestructiveUpdate); the SOAP backend refuses it.
+   */
+  replaceCosts?: boolean
 }
 
 export interface MObjStatus {
@@ -48,10 +53,10 @@ export interface MarketoCredentials {
 /**
  * Whether a write can be repeated without changing its effect, so that it may be re-sent after
  * an unknown outcome: UPDATE of objects named by id, without cost lines that would be appended
- * again.
+ * again (cost lines that replace all others leave the same lines however often they are sent).
  */
 export function isIdempotentWrite (operation: SyncOperation, objects: readonly MObject[]): boolean {
   if (operation !== 'UPDATE') return false
-  return objects.every((o) => o.id !== undefined &&
-    (o.typeAttribs ?? []).every((t) => t.attrType !== 'Cost' || t.attribs.some((a) => a.name === 'Id')))
+  return objects.every((o) => o.id !== undefined && (o.replaceCosts === true ||
+    (o.typeAttribs ?? []).every((t) => t.attrType !== 'Cost' || t.attribs.some((a) => a.name === 'Id'))))
 }

@@ -21,6 +21,8 @@ export interface GetMObjectsQuery {
   streamPosition?: string
   /** REST backend only. */
   marketoGUID?: string
+  /** REST backend only: several records by marketoGUID in one call (at most 300). */
+  marketoGUIDs?: string[]
   /** Fields to return, beyond the standard ones (REST reads return only the fields asked for). */
   fields?: string[]
   /** Objects per page, where the backend lets the caller choose (REST); SOAP pages hold 100. */

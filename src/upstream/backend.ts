@@ -41,6 +41,8 @@ export interface DeleteTarget {
   id?: number
   marketoGUID?: string
   externalKey?: Attrib
+  /** REST: a role by its compound dedupe key (its opportunity's external key, its person, its role). */
+  roleKey?: { opportunity: Attrib, personId: number, role: string }
 }
 
 /**

@@ -108,7 +108,7 @@ describe('REST backend: writes against the REST face', () => {
     const tags = await request(`${gw.url}/programs/1001/tags`, { body: { tags: [{ type: 'Region', value: 'EMEA' }] } })
     assert.equal(tags.status, 200)
     assert.ok(gw.sim.store.programs.get(1001)?.tags.some((t) => t.type === 'Region' && t.value === 'EMEA'))
-    const bad = await request(`${gw.url}/programs/1001/tags`, { body: { tags: [{ type: 'Channel', value: 'Carrier Pigeon' }] } })
+    const bad = await request(`${gw.url}/programs/1001/tags`, { body: { tags: [{ type: 'Region', value: 'Carrier Pigeon' }] } })
     assert.equal(bad.status, 207)
     assert.equal(bad.body.results[0].status, 'failed')
     const missing = await request(`${gw.url}/programs/424242/tags`, { body: { tags: [{ type: 'Region', value: 'EMEA' }] } })
@@ -124,7 +124,9 @@ describe('REST backend: writes against the REST face', () => {
       ['POST', '/opportunities', { operation: 'insert', opportunities: [{ name: 'no key' }] }, /external key/],
       ['POST', '/programs/1970/costs', { costs: [{ month: '2013-06', amount: 2000, id: 153 }] }, /no cost ids/],
       ['POST', '/programs/1970/costs', { costs: [{ month: '2013-06', amount: 12.5 }] }, /whole numbers/],
-      ['POST', '/opportunities/roles', { roles: [{ opportunityId: 64, personId: 19, role: 'Controller' }] }, /SOAP-only/]
+      ['POST', '/opportunities/roles', { roles: [{ opportunityId: 64, personId: 19, role: 'Controller' }] }, /SOAP-only/],
+      ['POST', '/programs/1001/tags', { tags: [{ type: 'Channel', value: 'Webinar' }] }, /channel only when the program is created/],
+      ['POST', '/opportunities', { operation: 'insert', opportunities: [{ externalKey: { name: 'opportunityId', value: 'no-name' }, stage: 'New' }] }, /an insert needs name/]
     ]
     for (const [method, path, body, message] of cases) {
       const res = await request(`${gw.url}${path}`, { method, body })
@@ -239,7 +241,7 @@ describe('REST backend: writes against the REST face', () => {
     const calls = gw.sim.ledger.length
     for (const [method, path, body] of [
       ['GET', '/opportunities/64'], ['GET', '/opportunities/roles/10'], ['DELETE', '/opportunities/7'],
-      ['GET', '/opportunities?stage=Negotiation'], ['GET', '/opportunities/roles?opportunityId=4'], ['GET', '/programs?name=x'],
+      ['GET', '/opportunities?stage=Negotiation'], ['GET', '/opportunities/roles?opportunityId=4'], ['GET', '/programs?tagType=Channel&tagValue=Webinar'], ['GET', '/programs?name=x&workspaceId=1'],
       ['GET', '/opportunities?externalKey.name=opportunityId&externalKey.value=a%2Cb'],
       ['POST', '/mobjects/delete', { objects: [{ type: 'Opportunity', id: 4 }] }]
     ] as Array<[string, string, unknown?]>) {

@@ -26,7 +26,8 @@ const seeded64 = {
 
 // The same opportunity read through the REST backend: named by marketoGUID (id null); its external
 // key is REST's externalOpportunityId, so it is the externalKey rather than a custom field; and
-// REST links opportunities to companies by externalCompanyId, which the gateway does not map.
+// REST links opportunities to companies by externalCompanyId, which the simulator's seed has no
+// field for, so this read has no company (test/rest/rest-writes-issue14.test.ts reads one back).
 const seeded64Rest = {
   id: null,
   marketoGUID: toGuid('opportunity', 64),
@@ -186,13 +187,15 @@ describe('read routes against the simulator', () => {
     const res = await request(`${gw.url}/programs/1970`)
     assert.equal(res.status, 200)
     if (rest) {
-      // The Asset API: its own program type names, no workspace id, no archive flag, no cost ids.
+      // The Asset API: its own program type names (programs.md: "Event"), no workspace id, no
+      // archive flag, no cost ids, and no tree path: only the name of the program's folder
+      // (folder.folderName), which the gateway gives as folderName and never as a partial treePath.
       assert.deepStrictEqual(res.body, {
         id: 1970,
         name: 'Summer Webinar Series',
-        type: 'event',
+        type: 'Event',
         workspaceName: 'Default',
-        treePath: '/Marketing Activities/Default/Webinars/Summer Webinar Series',
+        folderName: 'Webinars',
         channel: 'Webinar',
         tags: [{ type: 'Channel', value: 'Webinar' }],
         costs: [{ month: '2013-05', amount: 1200, note: 'Kick-off' }, { month: '2013-06', amount: 1500 }],
@@ -219,15 +222,28 @@ describe('read routes against the simulator', () => {
   })
 
   it('GET /programs by tag, name and workspace', async () => {
+    const ids = async (query: string): Promise<number[]> => {
+      const res = await request(`${gw.url}/programs?${query}`)
+      assert.equal(res.status, 200, res.text)
+      return res.body.items.map((p: { id: number }) => p.id)
+    }
+    // By name, narrowed by tag or workspace: on REST one Get Program by Name (tags and costs included).
+    assert.deepStrictEqual(await ids('name=Coffee%20Promotion&tagType=Product%20Line&tagValue=Coffee'), [1002])
+    assert.deepStrictEqual(await ids('name=Summer%20Webinar%20Series&tagType=Channel&tagValue=Webinar'), [1970])
+    assert.deepStrictEqual(await ids('name=Program01&tagType=Channel&tagValue=Webinar'), [])
+    assert.deepStrictEqual(await ids('name=Program01&workspaceName=Default'), [1001])
+    assert.deepStrictEqual(await ids('name=Program01&workspaceName=Elsewhere'), [])
     if (rest) {
-      // The Asset API lists programs without their tags and costs: GET /programs is SOAP-only (400, no call).
-      for (const query of ['', 'tagType=Product%20Line&tagValue=Coffee', 'name=Program01&workspaceId=1', 'workspaceName=Elsewhere']) {
+      // Without a name the Asset API lists programs without their costs (browse, byTag): 400, no
+      // call. It has no workspace ids either.
+      for (const query of ['', 'tagType=Product%20Line&tagValue=Coffee', 'workspaceName=Elsewhere']) {
         const before = gw.sim.ledger.length
-        assertRestRefusal(await request(`${gw.url}/programs?${query}`), gw.sim, before, /GET \/programs is SOAP-only/)
+        assertRestRefusal(await request(`${gw.url}/programs?${query}`), gw.sim, before, /lists programs with their tags and costs only by name/)
       }
+      const before = gw.sim.ledger.length
+      assertRestRefusal(await request(`${gw.url}/programs?name=Program01&workspaceId=1`), gw.sim, before, /workspaceName/)
       return
     }
-    const ids = async (query: string): Promise<number[]> => (await request(`${gw.url}/programs?${query}`)).body.items.map((p: { id: number }) => p.id)
     assert.deepStrictEqual(await ids(''), [1001, 1002, 1970])
     assert.deepStrictEqual(await ids('tagType=Product%20Line&tagValue=Coffee'), [1002])
     assert.deepStrictEqual(await ids('tagType=Channel&tagValue=Webinar'), [1970])
@@ -335,7 +351,7 @@ describe('read routes against the simulator', () => {
       isClosed: fc.boolean(),
       isWon: fc.boolean(),
       customFields: fc.record({ ProductLine: text(100), DealScore: fc.integer({ min: -2_147_483_647, max: 2_147_483_647 }), cAccountFSID: text(50) }, { requiredKeys: [] }),
-      // REST does not map company links (400).
+      // REST links companies by externalCompanyId only (400 for an id), a field the seed lacks.
       ...(rest ? {} : { company: fc.constantFrom({ id: 1 }, { id: 2 }) })
     }, { requiredKeys: ['name'] })
 

@@ -89,6 +89,28 @@ describe('write routes against the simulator', () => {
   })
 
   it('program tags: a known channel updates, an unknown value answers 207 with Marketo\'s error', async () => {
+    if (rest) {
+      // REST sets a program's channel only at creation (programs.md; Update Program answers 709):
+      // a Channel tag answers 400 before any call, known value or not, and the channel stays.
+      for (const value of ['Webinar', 'Carrier Pigeon']) {
+        const before = gw.sim.ledger.length
+        const refused = await request(`${gw.url}/programs/1001/tags`, { body: { tags: [{ type: 'Region', value: 'EMEA' }, { type: 'Channel', value }] } })
+        assertRestRefusal(refused, gw.sim, before, /channel only when the program is created/)
+        assert.deepEqual(refused.body.errors.map((e: { path: string }) => e.path), ['/tags/1/type'])
+      }
+      assert.deepEqual(gw.sim.store.programs.get(1001)?.tags, [{ type: 'Channel', value: 'Content' }])
+      // Other tags update as on SOAP, and an unknown value is Marketo's per-program failure.
+      const ok = await request(`${gw.url}/programs/1001/tags`, { body: { tags: [{ type: 'Region', value: 'EMEA' }] } })
+      assert.equal(ok.status, 200, ok.text)
+      assert.equal(ok.body.results[0].status, 'updated')
+      assert.deepEqual(gw.sim.store.programs.get(1001)?.tags.find((t) => t.type === 'Region'), { type: 'Region', value: 'EMEA' })
+      const bad = await request(`${gw.url}/programs/1001/tags`, { body: { tags: [{ type: 'Region', value: 'Carrier Pigeon' }] } })
+      assert.equal(bad.status, 207, bad.text)
+      assert.equal(bad.body.results[0].status, 'failed')
+      assert.equal(bad.body.results[0].error.code, 'MARKETO_OBJECT_FAILED')
+      assert.match(bad.body.results[0].error.message, /\(709\)$/)
+      return
+    }
     const ok = await request(`${gw.url}/programs/1001/tags`, { body: { tags: [{ type: 'Channel', value: 'Webinar' }] } })
     assert.equal(ok.status, 200)
     assert.equal(ok.body.results[0].status, 'updated')

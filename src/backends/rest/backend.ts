@@ -39,7 +39,7 @@ export function createRestBackend (opts: RestBackendOptions): MarketoBackend & {
 
     planSync: (operation, objects) => client.planSync(operation, objects),
     preview: async (operation, objects) => client.describeCalls(operation, objects),
-    ...restReads(client, { externalKeyField: opts.externalKeyField, quotaRetryAfterMs: opts.quotaRetryAfterMs }),
+    ...restReads(client, { externalKeyField: opts.externalKeyField, quotaRetryAfterMs: opts.quotaRetryAfterMs, endpointPath: URL.canParse(opts.endpoint) ? new URL(opts.endpoint).pathname.replace(/\/+$/, '') : '' }),
     classify: classifyRestError,
     close: () => client.close()
   }

@@ -50,6 +50,11 @@ const ROLE_FIELDS = new Map<string, { key: string, kind: string }>([
   ['ExternalCreatedDate', { key: 'externalCreatedDate', kind: 'date' }]
 ])
 
+/** "You can set the channel and type only during creation" (programs.md; an update that tries answers 709). */
+export const REST_CHANNEL_AT_CREATION = 'the REST API sets a program\'s channel only when the program is created (Update Program has no channel): a Channel tag cannot be changed on the REST backend'
+export const REST_COMPANY_LINK = 'the REST API links an opportunity to its company by the company\'s externalCompanyId only: give company as {"externalKey":{"name":"externalCompanyId","value":…}}'
+export const REST_NAME_REQUIRED = 'the REST API creates an opportunity only with a name: an insert needs name'
+
 const SOAP_ONLY_ID = 'integer opportunity ids are SOAP-only: on the REST backend name the opportunity by externalKey or marketoGUID'
 
 function restValue (kind: string, value: string): string | number | boolean {
@@ -70,8 +75,13 @@ export function restProblems (operation: SyncOperation, objects: MObject[], cfg:
       if (!keyName(o.externalKey)) add('/externalKey/name', wrongKey)
       if (o.marketoGUID !== undefined && operation !== 'UPDATE') add('/marketoGUID', 'marketoGUID names an existing opportunity: use operation update (REST creates opportunities by external key only)')
       if (o.id === undefined && o.externalKey === undefined && o.marketoGUID === undefined) add('', `the REST API creates and finds opportunities by external key only: give externalKey (named "${cfg.externalKeyField}") or marketoGUID`)
-      if ((o.associations ?? []).length > 0) add('/company', 'company links are not supported on the REST backend (REST links opportunities to companies by externalCompanyId)')
+      for (const a of o.associations ?? []) {
+        if (a.mObjType !== 'Company' || a.externalKey?.name !== 'externalCompanyId') add('/company', REST_COMPANY_LINK)
+      }
       if ((o.typeAttribs ?? []).length > 0) add('/typeAttributes', 'an Opportunity has no typeAttributes')
+      // Sync Opportunities: "The 'name' field must not be null" for a record it creates. An insert
+      // always creates; an upsert of a new record without one is failed by Marketo (1003).
+      if (operation === 'INSERT' && !(o.attribs ?? []).some((a) => a.name === 'Name' && a.value !== '')) add('/name', REST_NAME_REQUIRED)
     } else if (o.type === 'OpportunityPersonRole') {
       if (o.id !== undefined) add('/id', 'integer role ids are SOAP-only: REST keys roles on opportunity, person and role')
       if (o.externalKey !== undefined) add('/externalKey', 'a role has no external key')
@@ -98,6 +108,7 @@ export function restProblems (operation: SyncOperation, objects: MObject[], cfg:
         if (a.name !== 'OpportunityId' && a.name !== 'PersonId' && !ROLE_FIELDS.has(a.name)) add(`/${a.name}`, `unknown role field ${a.name}`)
       }
     } else if (o.type === 'Program') {
+      if (o.replaceCosts === true && !(o.typeAttribs ?? []).some((t) => t.attrType === 'Cost')) add('/replace', 'replacing cost lines needs the lines that replace them')
       if ((o.attribs ?? []).length > 0) add('/attributes', 'program attributes cannot be updated through the API')
       if ((o.associations ?? []).length > 0) add('/associations', 'a Program has no associations')
       const counts = { Cost: 0, Tag: 0 }
@@ -107,12 +118,13 @@ export function restProblems (operation: SyncOperation, objects: MObject[], cfg:
         const at = `/${t.attrType === 'Cost' ? 'costs' : 'tags'}/${j}`
         if (t.attrType === 'Cost') {
           const id = t.attribs.find((a) => a.name === 'Id')
-          if (id !== undefined) add(`${at}/id`, 'the REST API has no cost ids, so a cost line cannot be updated in place: omit id to append a cost (see the README migration section)')
+          if (id !== undefined) add(`${at}/id`, 'the REST API has no cost ids, so a cost line cannot be updated in place: omit id to append a cost, or send all lines with "replace": true (see the README migration section)')
           const amount = t.attribs.find((a) => a.name === 'Amount')
           if (amount !== undefined && !/^-?\d+$/.test(amount.value)) add(`${at}/amount`, 'REST program costs are whole numbers')
           for (const a of t.attribs) if (!['Month', 'Amount', 'Id', 'Note'].includes(a.name)) add(`${at}/${a.name}`, `unknown cost attribute ${a.name}`)
         } else {
           for (const a of t.attribs) if (a.name !== 'Type' && a.name !== 'Value') add(`${at}/${a.name}`, `unknown tag attribute ${a.name}`)
+          if (t.attribs.some((a) => a.name === 'Type' && a.value === 'Channel')) add(`${at}/type`, REST_CHANNEL_AT_CREATION)
         }
       }
     } else {
@@ -126,6 +138,8 @@ function opportunityRecord (o: MObject): Record<string, unknown> {
   const record: Record<string, unknown> = {}
   if (o.marketoGUID !== undefined) record.marketoGUID = o.marketoGUID
   if (o.externalKey !== undefined) record.externalOpportunityId = o.externalKey.value
+  const company = o.associations?.find((a) => a.mObjType === 'Company')?.externalKey
+  if (company !== undefined) record.externalCompanyId = company.value
   for (const a of o.attribs ?? []) {
     const f = SOAP_TO_REST.get(a.name)
     if (f !== undefined) record[f.key] = restValue(f.kind, a.value)
@@ -149,6 +163,7 @@ function roleRecord (o: MObject): Record<string, unknown> {
 }
 
 function programPayload (o: MObject): Record<string, unknown> {
+  // Form fields are JSON texts: costsDestructiveUpdate=true.
   const costs: Array<Record<string, unknown>> = []
   const tags: Array<Record<string, unknown>> = []
   for (const t of o.typeAttribs ?? []) {
@@ -165,6 +180,7 @@ function programPayload (o: MObject): Record<string, unknown> {
   }
   const payload: Record<string, unknown> = {}
   if (costs.length > 0) payload.costs = costs
+  if (o.replaceCosts === true) payload.costsDestructiveUpdate = true
   if (tags.length > 0) payload.tags = tags
   return payload
 }

@@ -20,7 +20,12 @@ export interface RestReadOptions {
   /** The externalKey name that is REST's externalOpportunityId. */
   externalKeyField: string
   quotaRetryAfterMs?: number
+  /** The path of the endpoint URL (empty for https://123-ABC-456.mktorest.com): part of every request URI. */
+  endpointPath?: string
 }
+
+/** "Standard API calls have a maximum URI length of 8 KB" (rest-api.md; longer ones answer 414). */
+export const MAX_REST_URI_BYTES = 8 * 1024
 
 export interface RestSender {
   send (req: RestRequest, hints: CallHints): Promise<RestEnvelope>
@@ -35,13 +40,25 @@ const REST_TO_SOAP = new Map<string, { marketo: string, kind: string }>(OPPORTUN
 const ROLE_REST_TO_SOAP = new Map([['role', 'Role'], ['isPrimary', 'IsPrimary'], ['externalCreatedDate', 'ExternalCreatedDate']])
 /** Describe names of role fields that are record identity on REST but fields in the gateway's model. */
 const ROLE_DESCRIBE_NAMES = new Map([...ROLE_REST_TO_SOAP, ['leadId', 'PersonId']])
-/** The fields every read asks for (a REST read returns only the fields it names). */
+/**
+ * The fields a read asks for when its query names none (a REST read returns only the fields it
+ * names; without `fields` Marketo answers a default few). The routes name every field of the
+ * cached describe instead, so custom fields and what an instance adds come back too.
+ */
 const OPPORTUNITY_READ_FIELDS = ['marketoGUID', 'externalOpportunityId', ...OPPORTUNITY_FIELDS.map((f) => f.key), 'createdAt', 'updatedAt']
 const ROLE_READ_FIELDS = ['marketoGUID', 'externalOpportunityId', 'leadId', 'role', 'isPrimary', 'externalCreatedDate', 'createdAt', 'updatedAt']
+/** Gateway (describe) field names back to REST names: the inverse of the describe's mapping. */
+const SOAP_TO_REST_NAME = new Map<string, string>(OPPORTUNITY_FIELDS.map((f) => [f.marketo, f.key]))
+const ROLE_SOAP_TO_REST_NAME = new Map<string, string>([...[...ROLE_REST_TO_SOAP].map(([rest, soap]): [string, string] => [soap, rest]), ['PersonId', 'leadId']])
 /** Record keys that are identity or bookkeeping, not fields. */
-const RECORD_META = new Set(['seq', 'marketoGUID', 'createdAt', 'updatedAt', 'externalOpportunityId', 'leadId', 'reasons'])
+const RECORD_META = new Set(['seq', 'marketoGUID', 'createdAt', 'updatedAt', 'externalOpportunityId', 'externalCompanyId', 'leadId', 'reasons'])
+/** The opportunity's company link on REST: the company's externalCompanyId (the Company object's dedupe key). */
+export const REST_COMPANY_KEY = 'externalCompanyId'
 
 const SOAP_ONLY_ID = 'integer ids are SOAP-only: name opportunities and roles by marketoGUID or external key'
+const PROGRAM_BY_NAME_PATH = '/rest/asset/v1/program/byName.json'
+export const PROGRAM_LIST_BY_NAME = 'the Asset API lists programs with their tags and costs only by name (Get Program by Name): give name (tagType, tagValue and workspaceName then narrow it); browsing and Get Programs by Tag answer without costs, so a list without name is SOAP-only'
+export const PROGRAM_WORKSPACE_ID = 'the Asset API names a program\'s workspace, not its id: filter by workspaceName'
 
 function refuse (message: string, path?: string): GatewayError {
   return new GatewayError('VALIDATION_FAILED', `${REST_UNSUPPORTED}: ${message}`, path === undefined ? {} : { errors: [{ path, message }] })
@@ -89,6 +106,8 @@ function opportunityFromRecord (r: Record<string, unknown>, keyField: string): R
     else attribs.push({ name: key, value: text })
   }
   if (attribs.length > 0) out.attribs = attribs
+  const company = plain(r.externalCompanyId)
+  if (company !== undefined && company !== '') out.associations = [{ mObjType: 'Company', externalKey: { name: REST_COMPANY_KEY, value: company } }]
   return stamped(out, r)
 }
 
@@ -116,8 +135,10 @@ function programFromAsset (r: Record<string, unknown>): ReadMObject {
   add('Name', r.name)
   add('Type', r.type)
   add('Workspace Name', r.workspace)
+  // The Asset API names only the folder the program is in (folder.folderName), not its tree path:
+  // it is the program's folderName, and treePath stays SOAP-only rather than holding a partial path.
   const folder = r.folder as { folderName?: unknown } | undefined
-  if (folder !== undefined && folder !== null) add('Tree Path', folder.folderName)
+  if (folder !== undefined && folder !== null) add('Folder Name', folder.folderName)
   const typeAttribs: TypeAttrib[] = []
   const tags = Array.isArray(r.tags) ? r.tags as Array<{ tagType?: unknown, tagValue?: unknown }> : []
   for (const t of tags) typeAttribs.push({ attrType: 'Tag', attribs: [{ name: 'Type', value: plain(t.tagType) ?? '' }, { name: 'Value', value: plain(t.tagValue) ?? '' }] })
@@ -157,33 +178,108 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
     return env
   }
 
-  function lookupFilter (query: GetMObjectsQuery): { filterType: string, filterValues: string } {
+  /** The role's compound key (externalOpportunityId, leadId, role), when the query names all three. */
+  interface RoleKey { externalOpportunityId: string, leadId: number, role: string }
+  type Lookup = { filterType: string, values: string[] } | { compound: RoleKey[] }
+
+  function lookupFilter (query: GetMObjectsQuery): Lookup {
     const kind = query.type === 'Opportunity' ? 'opportunities' : 'roles'
     if (query.id !== undefined) throw refuse(SOAP_ONLY_ID)
-    const filters: Array<{ filterType: string, filterValues: string }> = []
-    if (query.marketoGUID !== undefined) filters.push({ filterType: 'marketoGUID', filterValues: query.marketoGUID })
+    const filters: Array<{ filterType: string, values: string[] }> = []
+    const guids = query.marketoGUIDs ?? (query.marketoGUID !== undefined ? [query.marketoGUID] : [])
+    if (guids.length > 0) filters.push({ filterType: 'marketoGUID', values: guids })
     if (query.externalKey !== undefined) {
       if (query.externalKey.name !== keyField) throw refuse(`the external key of an opportunity is "${keyField}" (MARKETO_REST_EXTERNAL_KEY_FIELD), REST's externalOpportunityId`, 'querystring:/externalKey.name')
-      filters.push({ filterType: 'externalOpportunityId', filterValues: query.externalKey.value })
+      filters.push({ filterType: 'externalOpportunityId', values: [query.externalKey.value] })
     }
+    let opportunityKey: string | undefined
+    let leadId: number | undefined
     for (const a of query.associations ?? []) {
-      if (a.mObjType === 'Lead' && a.id !== undefined && kind === 'roles') filters.push({ filterType: 'leadId', filterValues: String(a.id) })
-      else if (a.mObjType === 'Opportunity' && a.externalKey !== undefined && kind === 'roles') filters.push({ filterType: 'externalOpportunityId', filterValues: a.externalKey.value })
-      else if (a.mObjType === 'Opportunity' && a.id !== undefined) throw refuse(SOAP_ONLY_ID, 'querystring:/opportunityId')
+      if (a.mObjType === 'Lead' && a.id !== undefined && kind === 'roles') {
+        leadId = a.id
+        filters.push({ filterType: 'leadId', values: [String(a.id)] })
+      } else if (a.mObjType === 'Opportunity' && a.externalKey !== undefined && kind === 'roles') {
+        if (a.externalKey.name !== keyField) throw refuse(`the external key of an opportunity is "${keyField}" (MARKETO_REST_EXTERNAL_KEY_FIELD), REST's externalOpportunityId`, 'querystring:/opportunity.externalKey.name')
+        opportunityKey = a.externalKey.value
+        filters.push({ filterType: 'externalOpportunityId', values: [a.externalKey.value] })
+      } else if (a.mObjType === 'Opportunity' && a.id !== undefined) throw refuse(SOAP_ONLY_ID, 'querystring:/opportunityId')
       else throw refuse(`${kind} cannot be filtered by ${a.mObjType} on the REST backend`)
     }
-    if ((query.criteria ?? []).length > 0) {
-      const names = [...new Set((query.criteria ?? []).map((c) => c.attrName))].join(', ')
-      throw refuse(`the REST API looks ${kind} up by ${kind === 'opportunities' ? 'externalKey or marketoGUID' : 'personId or marketoGUID'} only, not by ${names}`)
+    const criteria = query.criteria ?? []
+    const role = criteria.length === 1 && criteria[0].attrName === 'Role' && criteria[0].comparison === 'EQ' ? criteria[0].attrValue : undefined
+    // The compound key (opportunity-roles.md): queried by POST ?_method=GET with a JSON input.
+    if (kind === 'roles' && role !== undefined && opportunityKey !== undefined && leadId !== undefined && guids.length === 0) {
+      return { compound: [{ externalOpportunityId: opportunityKey, leadId, role }] }
     }
-    if (filters.length !== 1) {
-      throw refuse(filters.length === 0
-        ? `the REST API lists ${kind} only by one filter: give ${kind === 'opportunities' ? 'externalKey or marketoGUID' : 'personId or marketoGUID'}`
-        : `the REST API filters ${kind} by one field per call: give only one of the filters`)
-    }
+    const by = kind === 'opportunities' ? 'externalKey or marketoGUID' : 'the opportunity\'s external key, personId or marketoGUID'
+    if (kind === 'roles' && role !== undefined) throw refuse('the REST API looks a role up by role only with its whole compound key: give the opportunity\'s external key, personId and role together')
+    if (criteria.length > 0) throw refuse(`the REST API looks ${kind} up by ${by} only, not by ${[...new Set(criteria.map((c) => c.attrName))].join(', ')}`)
+    if (filters.length === 0) throw refuse(`the REST API lists ${kind} only by one filter: give ${by}`)
+    if (filters.length > 1) throw refuse(`the REST API filters ${kind} by one field per call: give only one of the filters`)
+    const filter = filters[0]
+    if (filter.values.length > MAX_RECORDS_PER_REST_CALL) throw refuse(`a REST lookup takes at most ${MAX_RECORDS_PER_REST_CALL} filterValues`)
     // filterValues is a comma-separated list: a value with a comma would become two values.
-    if (filters[0].filterValues.includes(',')) throw refuse('a REST lookup value cannot contain a comma (filterValues is a comma-separated list)')
-    return filters[0]
+    if (filter.values.some((v) => v.includes(','))) throw refuse('a REST lookup value cannot contain a comma (filterValues is a comma-separated list)')
+    return filter
+  }
+
+  /** REST names of the fields a read returns: the records' identity and every field the query names (from the describe). */
+  function readFields (query: GetMObjectsQuery): string[] {
+    const role = query.type === 'OpportunityPersonRole'
+    if (query.fields === undefined) return role ? ROLE_READ_FIELDS : OPPORTUNITY_READ_FIELDS
+    const identity = role ? ['marketoGUID', 'externalOpportunityId', 'leadId', 'role', 'createdAt', 'updatedAt'] : ['marketoGUID', 'externalOpportunityId', 'createdAt', 'updatedAt']
+    const restName = (name: string): string => role ? ROLE_SOAP_TO_REST_NAME.get(name) ?? name : name === keyField ? 'externalOpportunityId' : SOAP_TO_REST_NAME.get(name) ?? name
+    return [...new Set([...identity, ...query.fields.map(restName)])]
+  }
+
+  /**
+   * A read as GET, or, when its URI would pass the 8 KB limit, as POST ?_method=GET with the query
+   * string as a form body (error-codes.md, 414): same answer, one call either way.
+   */
+  function readRequest (path: string, params: Record<string, string>): RestRequest {
+    const query = new URLSearchParams(params).toString()
+    const uriBytes = Buffer.byteLength(`${opts.endpointPath ?? ''}${path}?${query}`)
+    if (uriBytes <= MAX_REST_URI_BYTES) return { method: 'GET', path, query: params }
+    return { method: 'POST', path, query: { _method: 'GET' }, contentType: 'application/x-www-form-urlencoded', body: query }
+  }
+
+  /**
+   * GET /programs on the Asset API: Get Program by Name (includeTags, includeCosts) is the one
+   * list that answers programs with their tags and costs. Browsing (programs.json) returns no tags
+   * and no costs, and Get Programs by Tag no costs, in random order: a list from them would read
+   * as "this program has none". The other filters of the route narrow the by-name answer.
+   */
+  function programsByName (query: GetMObjectsQuery): PreparedCall<GetMObjectsPage> {
+    const criteria = new Map<string, string>()
+    for (const c of query.criteria ?? []) {
+      if (c.comparison !== 'EQ' || criteria.has(c.attrName)) throw refuse(`programs are filtered by equal values only on the REST backend (${c.attrName})`)
+      criteria.set(c.attrName, c.attrValue)
+    }
+    const name = criteria.get('Name')
+    if (criteria.has('Workspace Id')) throw refuse(PROGRAM_WORKSPACE_ID, 'querystring:/workspaceId')
+    if (name === undefined) throw refuse(PROGRAM_LIST_BY_NAME)
+    for (const attr of criteria.keys()) {
+      if (!['Name', 'Tag Type', 'Tag Value', 'Workspace Name', 'Include Archive'].includes(attr)) throw refuse(`programs cannot be filtered by ${attr} on the REST backend`)
+    }
+    const tagType = criteria.get('Tag Type')
+    const tagValue = criteria.get('Tag Value')
+    const workspace = criteria.get('Workspace Name')
+    const keep = (p: ReadMObject): boolean => {
+      if (workspace !== undefined && !(p.attribs ?? []).some((a) => a.name === 'Workspace Name' && a.value === workspace)) return false
+      if (tagType === undefined && tagValue === undefined) return true
+      return (p.typeAttribs ?? []).some((t) => t.attrType === 'Tag' &&
+        (tagType === undefined || t.attribs.some((a) => a.name === 'Type' && a.value === tagType)) &&
+        (tagValue === undefined || t.attribs.some((a) => a.name === 'Value' && a.value === tagValue)))
+    }
+    const params = { name, includeTags: 'true', includeCosts: 'true' }
+    return {
+      operation: 'getMObjects',
+      objects: 0,
+      idempotent: true,
+      send: (hints) => client.send(readRequest(PROGRAM_BY_NAME_PATH, params), hints),
+      // One answer holds every program of that name: there is no next page.
+      parse: (env: RestEnvelope) => ({ objects: rows(ok(env)).map(programFromAsset).filter(keep).sort((a, b) => (a.id ?? 0) - (b.id ?? 0)), hasMore: false, newStreamPosition: '' })
+    }
   }
 
   return {
@@ -201,24 +297,30 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
             parse: (env: RestEnvelope) => ({ objects: rows(ok(env)).map(programFromAsset), hasMore: false, newStreamPosition: '' })
           }
         }
-        // Browsing (GET /rest/asset/v1/programs.json) returns no tags and no costs: a list
-        // without them would read as "this program has none".
-        throw refuse('the Asset API lists programs without their tags and costs, so GET /programs is SOAP-only: read each program by id (GET /programs/{programId})')
+        return programsByName(query)
       }
       if (query.type !== 'Opportunity' && query.type !== 'OpportunityPersonRole') throw refuse(`${query.type} cannot be read`)
       const paths = query.type === 'Opportunity' ? OPPORTUNITY_PATHS : ROLE_PATHS
-      const filter = lookupFilter(query)
-      const standard = query.type === 'Opportunity' ? OPPORTUNITY_READ_FIELDS : ROLE_READ_FIELDS
-      const fields = [...new Set([...standard, ...(query.fields ?? []).filter((f) => f !== keyField)])]
+      const lookup = lookupFilter(query)
+      const fields = readFields(query)
       // REST pages as large as the caller's page: its cursor is then always a nextPageToken, which
       // resumes after the last record served even when records before it were deleted.
-      const params: Record<string, string> = { ...filter, fields: fields.join(','), batchSize: String(query.pageSize ?? REST_READ_PAGE) }
-      if (query.streamPosition !== undefined) params.nextPageToken = query.streamPosition
+      const batchSize = query.pageSize ?? REST_READ_PAGE
+      let req: RestRequest
+      if ('compound' in lookup) {
+        const body: Record<string, unknown> = { filterType: 'dedupeFields', fields, input: lookup.compound, batchSize }
+        if (query.streamPosition !== undefined) body.nextPageToken = query.streamPosition
+        req = { method: 'POST', path: paths.get, query: { _method: 'GET' }, contentType: 'application/json', body: JSON.stringify(body) }
+      } else {
+        const params: Record<string, string> = { filterType: lookup.filterType, filterValues: lookup.values.join(','), fields: fields.join(','), batchSize: String(batchSize) }
+        if (query.streamPosition !== undefined) params.nextPageToken = query.streamPosition
+        req = readRequest(paths.get, params)
+      }
       return {
         operation: 'getMObjects',
         objects: 0,
         idempotent: true,
-        send: (hints) => client.send({ method: 'GET', path: paths.get, query: params }, hints),
+        send: (hints) => client.send(req, hints),
         parse: (env: RestEnvelope & { moreResult?: unknown, nextPageToken?: unknown }) => {
           const records = rows(ok(env))
           const objects = records.map((r) => query.type === 'Opportunity' ? opportunityFromRecord(r, keyField) : roleFromRecord(r, keyField))
@@ -272,7 +374,12 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
       const input = objects.map((o, i) => {
         if (o.id !== undefined) throw refuse(SOAP_ONLY_ID, `/objects/${i}/id`)
         if (byGuid) return { marketoGUID: o.marketoGUID }
-        if (role) throw refuse('roles are deleted by marketoGUID on the REST backend', `/objects/${i}`)
+        if (role) {
+          // Delete Opportunity Roles by dedupeFields: the compound key (opportunity-roles.md).
+          if (o.roleKey === undefined) throw refuse('a delete call names all of its roles by marketoGUID or all by (opportunity externalKey, personId, role)', `/objects/${i}`)
+          if (o.roleKey.opportunity.name !== keyField) throw refuse(`the external key of an opportunity is "${keyField}" (MARKETO_REST_EXTERNAL_KEY_FIELD)`, `/objects/${i}/opportunity/externalKey/name`)
+          return { externalOpportunityId: o.roleKey.opportunity.value, leadId: o.roleKey.personId, role: o.roleKey.role }
+        }
         if (o.externalKey === undefined) throw refuse('a delete call names all of its opportunities by marketoGUID or all by externalKey', `/objects/${i}`)
         if (o.externalKey.name !== keyField) throw refuse(`the external key of an opportunity is "${keyField}" (MARKETO_REST_EXTERNAL_KEY_FIELD)`, `/objects/${i}/externalKey/name`)
         return { externalOpportunityId: o.externalKey.value }

@@ -22,7 +22,11 @@ export async function createSoapBackend (opts: SoapBackendOptions): Promise<Mark
     maxDeletesPerCall: 100,
 
     checkWrite (_operation, objects, at) {
-      const errors = objects.flatMap((o, i) => o.marketoGUID === undefined ? [] : [{ path: at(i, '/marketoGUID'), message: 'marketoGUID is a REST identifier: the SOAP backend (MARKETO_BACKEND=soap) names opportunities by id or externalKey' }])
+      const errors = objects.flatMap((o, i) => [
+        ...(o.marketoGUID === undefined ? [] : [{ path: at(i, '/marketoGUID'), message: 'marketoGUID is a REST identifier: the SOAP backend (MARKETO_BACKEND=soap) names opportunities by id or externalKey' }]),
+        // syncMObjects adds and updates cost lines (by id) but cannot remove one.
+        ...(o.replaceCosts !== true ? [] : [{ path: at(i, '/replace'), message: 'replacing all cost lines is REST-only (costsDestructiveUpdate, MARKETO_BACKEND=rest): the SOAP API cannot remove a cost line; update lines by id instead' }])
+      ])
       if (errors.length > 0) throw new GatewayError('VALIDATION_FAILED', `${errors[0].path} ${errors[0].message}`, { errors })
     },
 
@@ -45,7 +49,7 @@ export async function createSoapBackend (opts: SoapBackendOptions): Promise<Mark
     preview: (operation, objects) => client.buildEnvelope('syncMObjects', syncMObjectsBody(operation, objects)),
 
     getMObjects (query) {
-      if (query.marketoGUID !== undefined) throw new GatewayError('VALIDATION_FAILED', `marketoGUID ${REST_ONLY}`, { errors: [{ path: 'querystring:/marketoGUID', message: REST_ONLY }] })
+      if (query.marketoGUID !== undefined || query.marketoGUIDs !== undefined) throw new GatewayError('VALIDATION_FAILED', `marketoGUID ${REST_ONLY}`, { errors: [{ path: 'querystring:/marketoGUID', message: REST_ONLY }] })
       return { operation: 'getMObjects', objects: 0, idempotent: true, send: (hints) => client.invoke('getMObjects', getMObjectsBody(query), hints), parse: parseGetMObjects }
     },
 

@@ -4,13 +4,14 @@ import { COST_FIELDS, TAG_FIELDS } from '../../domain/fields.js'
 import { tableAttribs, type SyncPlan } from './plan.js'
 
 // Marketo updates programs only (INSERT/UPSERT fail), and the status is keyed by the program id.
-function programPlan (programId: number, typeAttribs: TypeAttrib[]): SyncPlan {
+function programPlan (programId: number, typeAttribs: TypeAttrib[], replaceCosts = false): SyncPlan {
   const program: MObject = { type: 'Program', id: programId, typeAttribs }
+  if (replaceCosts) program.replaceCosts = true
   return { operation: 'UPDATE', objects: [program] }
 }
 
 export function planProgramCosts (programId: number, body: ProgramCostsBody): SyncPlan {
-  return programPlan(programId, body.costs.map(cost => ({ attrType: 'Cost', attribs: tableAttribs(cost, COST_FIELDS) })))
+  return programPlan(programId, body.costs.map(cost => ({ attrType: 'Cost', attribs: tableAttribs(cost, COST_FIELDS) })), body.replace === true)
 }
 
 export function planProgramTags (programId: number, body: ProgramTagsBody): SyncPlan {

@@ -13,7 +13,7 @@ export interface OpportunityOut {
   externalKey?: Attrib
   [field: string]: unknown
   customFields: Record<string, FieldValue>
-  company?: { id: number }
+  company?: { id: number } | { externalKey: { name: string, value: string } }
   createdAt?: string
   updatedAt?: string
 }
@@ -38,6 +38,7 @@ export interface ProgramOut {
   workspaceId?: number
   workspaceName?: string
   treePath?: string
+  folderName?: string
   isArchived?: boolean
   channel?: string
   tags: { type: string, value: string }[]
@@ -110,8 +111,9 @@ export function opportunityFromMObject (o: ReadMObject, fields: readonly FieldMe
   const key = o.externalKey ?? externalKey
   if (key !== undefined) out.externalKey = { name: key.name, value: key.value }
   for (const [k, v] of values) out[k] = v
-  const company = o.associations?.find((a) => a.mObjType === 'Company' && a.id !== undefined)
-  if (company !== undefined) out.company = { id: company.id as number }
+  const company = o.associations?.find((a) => a.mObjType === 'Company')
+  if (company?.id !== undefined) out.company = { id: company.id }
+  else if (company?.externalKey !== undefined) out.company = { externalKey: { name: company.externalKey.name, value: company.externalKey.value } }
   stamps(o, out)
   return out
 }
@@ -156,6 +158,8 @@ export function programFromMObject (o: ReadMObject): ProgramOut {
   if (workspaceName !== undefined) out.workspaceName = workspaceName
   const treePath = a.get('Tree Path')
   if (treePath !== undefined) out.treePath = treePath
+  const folderName = a.get('Folder Name')
+  if (folderName !== undefined) out.folderName = folderName
   const archived = a.get('Is Archived')
   if (archived !== undefined && archived !== '') out.isArchived = convert(archived, 'boolean', 'Is Archived') as boolean
   for (const t of o.typeAttribs ?? []) {

@@ -149,7 +149,9 @@ const deleteRoutes: FastifyPluginAsyncTypebox<DeleteRoutesOptions> = async (app,
       }
     }
   }, async (request, reply) => {
-    const r = await run(request, request.body.objects)
+    const r = await run(request, request.body.objects.map((o): DeleteTarget => 'personId' in o
+      ? { type: o.type, roleKey: { opportunity: { name: o.opportunity.externalKey.name, value: o.opportunity.externalKey.value }, personId: o.personId, role: o.role } }
+      : o))
     const summary = summarize(r.results)
     if (r.error !== undefined) return sendProblem(request, reply, r.error, { summary, results: r.results })
     return reply.code(summary.failed > 0 ? 207 : 200).send({ requestId: String(request.id), operation: 'delete', summary, results: r.results })

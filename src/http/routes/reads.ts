@@ -60,6 +60,14 @@ function upstreamValueError (err: unknown): never {
   throw err
 }
 
+/** One marketoGUID, or several read in one call. */
+function setGuids (query: GetMObjectsQuery, guids: string[] | undefined): void {
+  if (guids === undefined) return
+  const unique = [...new Set(guids)]
+  if (unique.length === 1) query.marketoGUID = unique[0]
+  else query.marketoGUIDs = unique
+}
+
 /** What every step of a read needs: the request's one deadline and its log. */
 interface Step { deadline: number, log: FastifyBaseLogger }
 
@@ -178,9 +186,10 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
       associations
     }
     if (externalKey !== undefined) query.externalKey = externalKey
-    if (q.marketoGUID !== undefined) query.marketoGUID = q.marketoGUID
+    setGuids(query, q.marketoGUID)
     const fields = await opportunityFields(request)
-    query.fields = fields.filter((f) => f.custom).map((f) => f.name)
+    // Every field the describe names: a REST read returns only the fields it asks for.
+    query.fields = fields.map((f) => f.name)
     return await list(paged, query, request, (o) => {
       try {
         return opportunityFromMObject(o, fields, externalKey)
@@ -203,9 +212,17 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
     const paged = paging('/opportunities/roles', q)
     const associations: Association[] = []
     if (q.opportunityId !== undefined) associations.push({ mObjType: 'Opportunity', id: q.opportunityId })
+    const keyName = q['opportunity.externalKey.name']
+    const keyValue = q['opportunity.externalKey.value']
+    if ((keyName === undefined) !== (keyValue === undefined)) {
+      const missing = keyName === undefined ? 'opportunity.externalKey.name' : 'opportunity.externalKey.value'
+      throw new GatewayError('VALIDATION_FAILED', `opportunity.externalKey.name and opportunity.externalKey.value go together: ${missing} is missing`, { errors: [{ path: `querystring:/${missing}`, message: 'is required with the other opportunity.externalKey parameter' }] })
+    }
+    if (keyName !== undefined && keyValue !== undefined) associations.push({ mObjType: 'Opportunity', externalKey: { name: keyName, value: keyValue } })
     if (q.personId !== undefined) associations.push({ mObjType: 'Lead', id: q.personId })
     const query: GetMObjectsQuery = { type: 'OpportunityPersonRole', criteria: eq('Role', q.role), associations }
-    if (q.marketoGUID !== undefined) query.marketoGUID = q.marketoGUID
+    setGuids(query, q.marketoGUID)
+    query.fields = (await describeCache.get('OpportunityPersonRole', request.deadline, request.log)).fields.map((f) => f.name)
     return await list(paged, query, request, (o) => {
       try {
         return roleFromMObject(o)
@@ -255,7 +272,9 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
       tags: ['programs'],
       operationId: 'listPrograms',
       summary: 'List programs by name, tag or workspace',
-      description: 'getMObjects with criteria Name, Tag Type, Tag Value, Workspace Id, Workspace Name (equal) and Include Archive; costs included.',
+      description: 'getMObjects with criteria Name, Tag Type, Tag Value, Workspace Id, Workspace Name (equal) and Include Archive; costs included. ' +
+        'REST backend: one Get Program by Name (tags and costs included), so `name` is required there (400 without it), tagType, tagValue and workspaceName narrow its answer, workspaceId answers 400, ' +
+        'and archived programs are not told apart (the Asset API has no archive flag).',
       querystring: ProgramListQuery,
       response: { 200: { ...ref(ProgramPage), description: 'One page of programs' }, ...readErrorResponses }
     }

@@ -140,7 +140,8 @@ const writeRoutes: FastifyPluginAsyncTypebox<WriteRoutesOptions> = async (app, o
       tags: ['programs'],
       operationId: 'syncProgramCosts',
       summary: 'Add or update period costs of a program',
-      description: 'One Program MObject, UPDATE, one Cost per entry. A cost with `id` updates that cost line; without `id` a new line is appended (so a retry without an Idempotency-Key may append it twice).',
+      description: 'One Program MObject, UPDATE, one Cost per entry. A cost with `id` updates that cost line (SOAP); without `id` a new line is appended (so a retry without an Idempotency-Key may append it twice). ' +
+        'With `"replace": true` (REST backend only: Update Program with costsDestructiveUpdate) these lines replace all existing ones, and a retry is harmless; the SOAP backend answers 400 to it.',
       params: ProgramParams,
       body: ProgramCostsBody,
       response: syncResponses
@@ -156,7 +157,8 @@ const writeRoutes: FastifyPluginAsyncTypebox<WriteRoutesOptions> = async (app, o
       tags: ['programs'],
       operationId: 'syncProgramTags',
       summary: 'Set tags and channel of a program',
-      description: 'Tag types and values must already exist in Marketo; an unknown one fails the program.',
+      description: 'Tag types and values must already exist in Marketo; an unknown one fails the program. ' +
+        'On the REST backend a Channel tag answers 400 before any call: the REST API sets a program\'s channel only when the program is created.',
       params: ProgramParams,
       body: ProgramTagsBody,
       response: syncResponses

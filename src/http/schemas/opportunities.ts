@@ -16,7 +16,7 @@ const Name = () => SafeString({ maxLength: NAME_MAX_LENGTH })
 export const CompanyRef = Type.Union([
   Type.Object({ id: Id({ description: 'Marketo company id' }) }, { additionalProperties: false }),
   Type.Object({ externalKey: ref(ExternalKey) }, { additionalProperties: false })
-], { description: 'The company of the opportunity, by id or by external key (exactly one)' })
+], { description: 'The company of the opportunity, by id or by external key (exactly one). The REST backend links by the company\'s externalCompanyId only: {"externalKey":{"name":"externalCompanyId","value":…}} (anything else answers 400 there)' })
 export type CompanyRef = Static<typeof CompanyRef>
 
 // Keys and order mirror OPPORTUNITY_FIELDS (a unit test keeps them in step).

@@ -20,10 +20,16 @@ export const ProgramCostsBody = Type.Object({
     minItems: 1,
     maxItems: MAX_PROGRAM_ENTRIES,
     description: `1 to ${MAX_PROGRAM_ENTRIES} period costs, all sent as Cost typeAttribs of one Program MObject (UPDATE)`
-  })
+  }),
+  replace: Type.Optional(Type.Boolean({
+    description: 'REST backend only (MARKETO_BACKEND=rest): true removes every existing cost line of the program and keeps only these ' +
+      '(Update Program with costsDestructiveUpdate=true), so repeating the request leaves the same lines. Absent or false: the costs are ' +
+      'added (REST appends; SOAP updates the lines named by id). The SOAP API cannot remove cost lines, so true answers 400 there'
+  }))
 }, {
   $id: 'ProgramCostsBody',
   additionalProperties: false,
+  // Examples are checked against a live SOAP gateway (test/ecosystem), where replace answers 400.
   examples: [{ costs: [{ month: '2013-06', amount: 2000, id: 153 }] }]
 })
 export type ProgramCostsBody = Static<typeof ProgramCostsBody>

@@ -47,7 +47,10 @@ export const Opportunity = Type.Object({
   customFields: Type.Record(Type.String(), CustomValue, {
     description: 'Instance-specific fields by Marketo API name, typed by describeMObject (integer, number, boolean, YYYY-MM-DD date or string); empty when none is set'
   }),
-  company: Type.Optional(Type.Object({ id: Id() }, { additionalProperties: false })),
+  company: Type.Optional(Type.Union([
+    Type.Object({ id: Id() }, { additionalProperties: false }),
+    Type.Object({ externalKey: ref(ExternalKey) }, { additionalProperties: false })
+  ], { description: 'The company: by id on the SOAP backend; on the REST backend by its externalCompanyId, as externalKey {"name":"externalCompanyId"}' })),
   ...Stamps
 }, {
   $id: 'Opportunity',
@@ -91,7 +94,8 @@ export const Program = Type.Object({
   type: Type.Optional(Type.String({ description: 'Program type, e.g. Event' })),
   workspaceId: Type.Optional(Type.Integer()),
   workspaceName: Type.Optional(Type.String()),
-  treePath: Type.Optional(Type.String()),
+  treePath: Type.Optional(Type.String({ description: 'SOAP backend: the full path of the program in the Marketing Activities tree. The REST API has no tree path, so REST results leave it out and give folderName' })),
+  folderName: Type.Optional(Type.String({ description: 'REST backend only: the name of the folder the program is in (the Asset API\'s folder.folderName), not a path' })),
   isArchived: Type.Optional(Type.Boolean()),
   channel: Type.Optional(Type.String({ description: 'Value of the Channel tag, when the program has one' })),
   tags: Type.Array(Type.Object({ type: Type.String(), value: Type.String() }, { additionalProperties: false }), {
@@ -185,6 +189,9 @@ export const readSchemas = [Opportunity, OpportunityRole, Program, OpportunityPa
 
 // ------------------------------------------------------------------ requests
 
+/** The most filterValues one REST lookup takes (opportunities.md: 300 records a call). */
+export const MAX_LOOKUP_VALUES = 300
+const GuidList = (description: string) => Type.Array(MarketoGuid(), { minItems: 1, maxItems: MAX_LOOKUP_VALUES, description })
 const Limit = Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: MAX_PAGE_SIZE, description: `Objects per page, 1 to ${MAX_PAGE_SIZE}` })
 const Cursor = Type.String({ minLength: 1, maxLength: 4_096, pattern: '^[A-Za-z0-9_-]+$', description: 'nextCursor of the previous page, unaltered; only valid with the same filters, on the gateway process that issued it (signed with a per-process key)' })
 const Text = (description: string) => SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH, description })
@@ -195,7 +202,7 @@ const Instant = (description: string) => InstantString({
 export const OpportunityListQuery = Type.Object({
   'externalKey.name': Type.Optional(FieldName({ description: 'Look up by external key: the field name (with externalKey.value)' })),
   'externalKey.value': Type.Optional(SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH, description: 'Look up by external key: the value (with externalKey.name)' })),
-  marketoGUID: Type.Optional(MarketoGuid({ description: 'REST backend only: look up by marketoGUID' })),
+  marketoGUID: Type.Optional(GuidList('REST backend only: look up by marketoGUID; repeat the parameter for several opportunities (one Marketo call)')),
   name: Type.Optional(Text('Name equals')),
   stage: Type.Optional(Text('Stage equals')),
   type: Type.Optional(Text('Type equals')),
@@ -210,9 +217,11 @@ export const OpportunityListQuery = Type.Object({
 export type OpportunityListQuery = Static<typeof OpportunityListQuery>
 
 export const RoleListQuery = Type.Object({
-  opportunityId: Type.Optional(Id({ description: 'Roles of this opportunity' })),
+  opportunityId: Type.Optional(Id({ description: 'Roles of this opportunity (SOAP backend: REST has no integer opportunity ids)' })),
+  'opportunity.externalKey.name': Type.Optional(FieldName({ description: 'Roles of the opportunity with this external key: the field name (with opportunity.externalKey.value; on REST it must be MARKETO_REST_EXTERNAL_KEY_FIELD)' })),
+  'opportunity.externalKey.value': Type.Optional(SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH, description: 'Roles of the opportunity with this external key: the value (with opportunity.externalKey.name)' })),
   personId: Type.Optional(Id({ description: 'Roles of this person (lead)' })),
-  marketoGUID: Type.Optional(MarketoGuid({ description: 'REST backend only: the role with this marketoGUID' })),
+  marketoGUID: Type.Optional(GuidList('REST backend only: the role with this marketoGUID; repeat the parameter for several roles (one Marketo call)')),
   role: Type.Optional(Text('Role equals')),
   limit: Type.Optional(Limit),
   cursor: Type.Optional(Cursor)
@@ -244,8 +253,14 @@ export const DeleteBody = Type.Object({
   objects: Type.Array(Type.Union([
     Type.Object({ type: DeleteType(), id: Id() }, { additionalProperties: false }),
     Type.Object({ type: DeleteType(), marketoGUID: MarketoGuid() }, { additionalProperties: false }),
-    Type.Object({ type: StringEnum(['Opportunity'] as const), externalKey: ref(ExternalKey) }, { additionalProperties: false })
-  ], { description: 'By id (SOAP backend), or by marketoGUID or an opportunity\'s externalKey (REST backend)' }), { minItems: 1, maxItems: MAX_BATCH, description: `1 to ${MAX_BATCH} objects, sent in calls of at most 100` })
+    Type.Object({ type: StringEnum(['Opportunity'] as const), externalKey: ref(ExternalKey) }, { additionalProperties: false }),
+    Type.Object({
+      type: StringEnum(['OpportunityPersonRole'] as const),
+      opportunity: Type.Object({ externalKey: ref(ExternalKey) }, { additionalProperties: false }),
+      personId: Id(),
+      role: SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH })
+    }, { additionalProperties: false, description: 'REST backend: a role by its dedupe key (its opportunity\'s external key, person and role)' })
+  ], { description: 'By id (SOAP backend), or by marketoGUID, an opportunity\'s externalKey or a role\'s (opportunity, personId, role) key (REST backend)' }), { minItems: 1, maxItems: MAX_BATCH, description: `1 to ${MAX_BATCH} objects, sent in calls of at most 100` })
 }, {
   $id: 'DeleteBody',
   additionalProperties: false,
