@@ -34,6 +34,9 @@ const REST_OPERATION: Record<RestCall['kind'], string> = { opportunities: 'syncO
 /** Update Program's "no such program" (702, No data found); 610 is a wrong path, the configuration's fault. */
 const PROGRAM_NOT_FOUND = 702
 
+/** The token URL below the REST base when MARKETO_IDENTITY_ENDPOINT is not set (Marketo's /identity on the same host). */
+const DEFAULT_TOKEN_PATH = '/identity/oauth/token'
+
 /**
  * Whether re-sending a call changes nothing: an UPDATE (updateOnly, or a program by id) without
  * cost lines, which REST always appends. Inserts and upserts are not (a retry may create).
@@ -53,8 +56,10 @@ export class MarketoRestClient {
     // The gateway appends /rest/v1/…: an endpoint copied from Admin (…/rest) must not double it.
     this.endpoint = opts.endpoint.replace(/\/+$/, '').replace(/\/rest$/, '')
     this.http = new BoundedHttp(opts.transport)
-    const identity = (opts.identityEndpoint ?? `${this.endpoint}/identity`).replace(/\/+$/, '')
-    this.tokens = new TokenCache({ http: this.http, tokenUrl: `${identity}/oauth/token`, clientId: opts.clientId, clientSecret: opts.clientSecret, now: opts.now })
+    const tokenUrl = opts.identityEndpoint === undefined
+      ? this.endpoint + DEFAULT_TOKEN_PATH
+      : `${opts.identityEndpoint.replace(/\/+$/, '')}/oauth/token`
+    this.tokens = new TokenCache({ http: this.http, tokenUrl, clientId: opts.clientId, clientSecret: opts.clientSecret, now: opts.now })
   }
 
   close (): void {
