@@ -49,6 +49,14 @@ export const EnvSchema = Type.Object({
   API_KEY_RATE_WINDOW_MS: Int(60_000, 1_000, 3_600_000, 'Window of API_KEY_RATE_LIMIT'),
   DESCRIBE_CACHE_TTL_MS: Int(300_000, 0, 86_400_000, 'How long a describeMObject answer is cached; 0 turns the cache off'),
   VALIDATE_CUSTOM_FIELDS: Type.Boolean({ default: false, description: 'true: opportunity writes naming a custom field that describeMObject does not list answer 400 before any Marketo write' }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis shared by the replicas (redis://host:6379 or rediss://…; maxmemory-policy noeviction). Required for bulk jobs (POST /jobs answers 503 without it)' })),
+  JOB_MAX_OBJECTS: Int(100_000, 1, 1_000_000, 'Most objects in one bulk job (POST /jobs)'),
+  JOB_MAX_BODY_BYTES: Int(64 * 1024 * 1024, 1024, 1024 * 1024 * 1024, 'Largest POST /jobs body (JSON or NDJSON, read as a stream for NDJSON); one NDJSON line may be at most BODY_LIMIT_BYTES'),
+  JOB_BUDGET_SHARE: Type.Number({ default: 0.5, exclusiveMinimum: 0, maximum: 1, description: 'Share of the Marketo call window and concurrency that bulk jobs may use, across every replica (the rest stays for interactive requests)' }),
+  JOB_RETENTION_MS: Int(7 * 86_400_000, 1_000, 90 * 86_400_000, 'How long a finished job, its results and its Idempotency-Key are kept, then removed'),
+  JOB_LOCK_MS: Int(30_000, 1_000, 600_000, 'How long a chunk being sent stays owned by a replica that stopped renewing it (died) before another replica takes it over; keep it above MARKETO_CALL_TIMEOUT_MS'),
+  JOB_CHUNK_ATTEMPTS: Int(20, 1, 1_000, 'Attempts per chunk while Marketo or the call budget refuses it before anything is sent (rate, concurrency, circuit open); then the job fails'),
+  JOB_WORKER: Type.Boolean({ default: true, description: 'false: this replica accepts and reports jobs but sends none of their chunks' }),
   CORS_ORIGINS: Type.Optional(Type.String({ minLength: 1, description: 'Browser origins allowed to call the gateway (CORS), comma-separated exact origins such as https://app.example.com; unset: no CORS headers at all. * (any origin) is refused while API_KEYS are configured' }))
 })
 
@@ -88,6 +96,19 @@ export interface Config {
   auth: AuthConfig
   /** Exact origins allowed by CORS (['*'] for any); null: no CORS headers at all. */
   corsOrigins: string[] | null
+  /** REDIS_URL: the Redis the replicas share; required for bulk jobs. */
+  redisUrl?: string
+  jobs: JobsConfig
+}
+
+export interface JobsConfig {
+  maxObjects: number
+  maxBodyBytes: number
+  budgetShare: number
+  retentionMs: number
+  lockMs: number
+  chunkAttempts: number
+  worker: boolean
 }
 
 export interface ApiKeyEntry {
@@ -178,7 +199,17 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     coalesceWindowMs: e.COALESCE_WINDOW_MS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     auth,
-    corsOrigins: parseCorsOrigins(e.CORS_ORIGINS, auth)
+    corsOrigins: parseCorsOrigins(e.CORS_ORIGINS, auth),
+    redisUrl: e.REDIS_URL,
+    jobs: {
+      maxObjects: e.JOB_MAX_OBJECTS,
+      maxBodyBytes: e.JOB_MAX_BODY_BYTES,
+      budgetShare: e.JOB_BUDGET_SHARE,
+      retentionMs: e.JOB_RETENTION_MS,
+      lockMs: e.JOB_LOCK_MS,
+      chunkAttempts: e.JOB_CHUNK_ATTEMPTS,
+      worker: e.JOB_WORKER
+    }
   }
 }
 
