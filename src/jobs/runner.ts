@@ -125,8 +125,9 @@ export class JobRunner {
     })
     this.worker.on('failed', (job, err) => {
       if (job === undefined) return
+      // Retried later, unless its attempts are spent or it stalled more often than allowed.
       const attempts = job.opts.attempts ?? 1
-      if (job.attemptsMade < attempts) return
+      if (job.attemptsMade < attempts && !/stalled/i.test(err.message)) return
       this.opts.log.error({ jobId: job.data.jobId, chunk: job.data.chunk, err: err.message }, 'bulk job chunk gave up')
       this.opts.store.finish(job.data.jobId, 'failed', `chunk ${job.data.chunk} could not be sent: ${err.message}`).catch(() => {})
     })
@@ -208,7 +209,7 @@ export class JobRunner {
         results = run.results.map((r) => ({ ...r, index: offset + r.index }))
       } else {
         log.warn({ jobId, chunk: c }, 'bulk job chunk delivered again after its replica stopped mid-call: reconciling')
-        const out = await this.reconcile(record.operation, objects, offset, begun.kind === 'indoubt' ? begun.since : Date.now(), deadline, log)
+        const out = await this.reconcile(record.operation, objects, offset, begun.kind === 'indoubt' ? begun.since : Date.now(), log)
         results = out.results
         calls = out.calls
         reconciled = objects.length
@@ -238,49 +239,26 @@ export class JobRunner {
   }
 
   /**
-   * A chunk whose replica died after marking it `calling`: Marketo may have applied it. Objects
-   * keyed for UPDATE/UPSERT are sent again (same effect); an INSERT with an external key is read
-   * back and sent again only if Marketo does not have it; anything else (an INSERT without a key,
-   * a cost line appended) is `unknown`, never sent twice.
+   * A chunk whose replica died after marking it `calling`: Marketo may have applied it.
+   * - UPDATE/UPSERT of keyed objects is sent again: the same effect twice.
+   * - INSERT of an object with an external key is sent again too: Marketo skips an INSERT of an
+   *   object that exists (CONTRACT.md §3), so it cannot be created twice. One that comes back
+   *   SKIPPED is read back by its key: created at or after the interrupted call began, it is the
+   *   interrupted call's (`created`); older, it was there before (`skipped`).
+   * - Anything else (an INSERT without a key, a cost line appended) is `unknown`, never sent twice.
    */
-  private async reconcile (operation: SyncOperation, objects: MObject[], offset: number, since: number, deadline: number, log: CallLog): Promise<{ results: ObjectResult[], calls: number, error?: GatewayError }> {
+  private async reconcile (operation: SyncOperation, objects: MObject[], offset: number, since: number, log: CallLog): Promise<{ results: ObjectResult[], calls: number, error?: GatewayError }> {
     const results: ObjectResult[] = new Array(objects.length)
     const resend: number[] = []
     let calls = 0
     for (let i = 0; i < objects.length; i++) {
       const o = objects[i]
-      if (resendSafe(operation, o)) {
-        resend.push(i)
-        continue
-      }
-      if (operation !== 'INSERT' || o.externalKey === undefined) {
-        results[i] = unknown(offset + i, o, 'the replica sending this object stopped mid-call and it cannot be read back by key: check it in Marketo before sending it again')
-        continue
-      }
-      await this.waitForBudget(`${since}:${offset + i}`)
-      let page: GetMObjectsPage
-      try {
-        calls++
-        page = await this.opts.runtime.reader.getMObjects({ type: o.type, externalKey: o.externalKey }, deadline, log)
-      } catch (err) {
-        results[i] = unknown(offset + i, o, `the replica sending this object stopped mid-call and reading it back failed (${err instanceof Error ? err.message : String(err)})`)
-        continue
-      }
-      const found = page.objects[0]
-      if (found === undefined) {
-        resend.push(i)
-        continue
-      }
-      const createdAt = found.createdAt === undefined ? NaN : Date.parse(found.createdAt)
-      // Created at or after the interrupted call started (a second of clock slack): that call made it.
-      const status = Number.isNaN(createdAt) ? 'unknown' : createdAt >= since - 1_000 ? 'created' : 'skipped'
-      const r: ObjectResult = { index: offset + i, id: found.id, externalKey: { ...o.externalKey }, status }
-      if (status === 'unknown') r.error = { code: UNKNOWN_CODE, message: `an object with this external key exists (id ${String(found.id)}): created by the interrupted call or before it` }
-      results[i] = r
+      if (resendSafe(operation, o) || (operation === 'INSERT' && o.externalKey !== undefined)) resend.push(i)
+      else results[i] = unknown(offset + i, o, 'the replica sending this object stopped mid-call and it has no key to check it by: check it in Marketo before sending it again')
     }
     let error: GatewayError | undefined
     if (resend.length > 0) {
-      const run = await this.opts.runtime.sync.run({ operation, objects: resend.map((i) => objects[i]) }, deadline, log)
+      const run = await this.opts.runtime.sync.run({ operation, objects: resend.map((i) => objects[i]) }, Date.now() + this.opts.chunkTimeoutMs, log)
       calls += run.calls
       const again = retryable(run)
       // The chunk keeps its `calling` mark: the next delivery reconciles it again.
@@ -288,6 +266,31 @@ export class JobRunner {
       error = run.error
       run.results.forEach((r, k) => { results[resend[k]] = { ...r, index: offset + resend[k] } })
     }
+    const toRead = operation === 'INSERT' ? resend.filter((i) => results[i].status === 'skipped') : []
+    // A few reads at a time, each with its own deadline, within the jobs' call budget.
+    for (let k = 0; k < toRead.length; k += this.opts.concurrency) {
+      await Promise.all(toRead.slice(k, k + this.opts.concurrency).map(async (i) => {
+        calls++
+        results[i] = await this.readBack(objects[i], offset + i, since, log)
+      }))
+    }
     return { results, calls, error }
+  }
+
+  private async readBack (o: MObject, index: number, since: number, log: CallLog): Promise<ObjectResult> {
+    const externalKey = o.externalKey as NonNullable<MObject['externalKey']>
+    await this.waitForBudget(`${since}:${index}`)
+    let page: GetMObjectsPage
+    try {
+      page = await this.opts.runtime.reader.getMObjects({ type: o.type, externalKey }, Date.now() + this.opts.chunkTimeoutMs, log)
+    } catch (err) {
+      return unknown(index, o, `the replica sending this object stopped mid-call; Marketo skipped it when sent again, and reading it back failed (${err instanceof Error ? err.message : String(err)})`)
+    }
+    const found = page.objects[0]
+    if (found === undefined) return unknown(index, o, 'the replica sending this object stopped mid-call; Marketo skipped it when sent again, but reading it back by its key found nothing')
+    const createdAt = found.createdAt === undefined ? NaN : Date.parse(found.createdAt)
+    if (Number.isNaN(createdAt)) return { ...unknown(index, o, `an object with this external key exists (id ${String(found.id)}): created by the interrupted call or before it`), id: found.id }
+    // A second of slack for the clocks of the gateway and Marketo.
+    return { index, id: found.id, externalKey: { ...externalKey }, status: createdAt >= since - 1_000 ? 'created' : 'skipped' }
   }
 }

@@ -87,7 +87,10 @@ local chunksKey = jobKey .. ':chunks'
 local cur = redis.call('HGET', chunksKey, chunk)
 if cur == 'done' then return {'done'} end
 if state ~= 'queued' and state ~= 'running' then return {'terminal', state} end
-redis.call('HSET', chunksKey, chunk, 'calling:' .. ARGV[4] .. ':' .. now)
+-- A chunk taken over keeps the time of its first mark: what that call may have created is judged from it.
+local since = now
+if cur then since = tonumber(string.match(cur, ':(%d+)$')) or now end
+redis.call('HSET', chunksKey, chunk, 'calling:' .. ARGV[4] .. ':' .. since)
 if state == 'queued' then
   redis.call('HSET', jobKey, 'state', 'running', 'startedAt', now)
   moveIndex('queued', 'running', 0)
