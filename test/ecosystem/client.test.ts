@@ -80,7 +80,8 @@ describe('a client generated from openapi/openapi.json (openapi-typescript + ope
   it('runs against a live gateway: every operation, 200s, a 207 and problems, all through the generated types', async () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', join(dir, 'program.ts'), gw.url], { cwd: root, timeout: 60_000 })
     const calls: Array<{ operationId: string, status: number }> = JSON.parse(stdout.trim().split('\n').pop() ?? '[]')
-    for (const { op } of operations) {
+    // Bulk jobs need Redis (REDIS_URL); test/jobs/ runs them against a real redis-server.
+    for (const { op } of operations.filter((o) => o.op.tags?.includes('jobs') !== true)) {
       assert.ok(calls.some((c) => c.operationId === op.operationId && (c.status === 200 || c.status === 207)), `a success for ${op.operationId}`)
     }
     assert.ok(calls.some((c) => c.status === 207), 'a 207')
