@@ -70,6 +70,28 @@ describe('bulk jobs (real redis-server, simulator with limits)', () => {
     assert.deepEqual(gw.sim.stats.faultsByCode, {})
   })
 
+  it('chunks that depend on each other go in input order: roles after the opportunities they name', async () => {
+    const opportunities = Array.from({ length: 100 }, (_, i) => ({ type: 'Opportunity', externalKey: { name: 'opportunityId', value: `SEQ-${i}` }, attributes: { Name: `SEQ ${i}` } }))
+    const roles = Array.from({ length: 100 }, (_, i) => ({ type: 'OpportunityPersonRole', attributes: { PersonId: 19, Role: `R${i}` }, associations: [{ type: 'Opportunity', externalKey: { name: 'opportunityId', value: `SEQ-${i}` } }] }))
+    // Every call takes 300 ms: a chunk sent only after the one before it was answered arrives at least that much later.
+    gw.sim.knobs.setDefault({ latencyMs: 300 })
+    const res = await postNdjson(gw.url, [...opportunities, ...roles], 'kind=mobjects&operation=insert')
+    assert.equal(res.status, 202, res.text)
+    const job = await waitForJob(gw.url, res.body.id).finally(() => gw.sim.knobs.setDefault(undefined))
+    assert.equal(job.state, 'completed')
+    assert.equal(job.counts.created, 200, JSON.stringify(job.counts))
+    const results = await streamResults(gw.url, res.body.id)
+    assert.deepEqual(results.map((r) => r.status), results.map(() => 'created'))
+    const calls = gw.sim.ledger.filter((e) => e.objects?.some((o) => o.externalKey?.value.startsWith('SEQ-') === true || o.associations?.some((a) => a.externalKey?.value.startsWith('SEQ-') === true)))
+    assert.deepEqual(calls.map((e) => e.objects?.[0].type), ['Opportunity', 'OpportunityPersonRole'])
+    assert.ok(Date.parse(calls[1].receivedAt) - Date.parse(calls[0].receivedAt) >= 300, 'the roles were sent after the opportunities were answered')
+    // Finished: every key of the job expires after JOB_RETENTION_MS (7 days by default).
+    for (const suffix of ['', ':objects', ':results', ':chunks']) {
+      const ttl = await client.pttl(`gwjobs:job:${res.body.id as string}${suffix}`)
+      assert.ok(ttl > 0 && ttl <= 7 * 86_400_000, `${suffix}: ${ttl}`)
+    }
+  })
+
   it('J3: one invalid line answers 400 naming the line; nothing is queued or sent', async () => {
     const before = gw.sim.ledger.length
     const keysBefore = await client.keys('gwjobs:job:*')
