@@ -156,6 +156,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (e.REQUEST_TIMEOUT_MS < minCallMs) {
     throw new ConfigError(`invalid configuration: REQUEST_TIMEOUT_MS (${e.REQUEST_TIMEOUT_MS}) must leave room for one Marketo call: at least MARKETO_MIN_CALL_MS, which defaults to MARKETO_CALL_TIMEOUT_MS (${minCallMs})`)
   }
+  // A chunk whose replica stopped renewing its lock is handed to another replica: by then the
+  // dead replica's call must have ended, or two calls of one chunk could be in flight at once.
+  if (e.JOB_LOCK_MS <= e.MARKETO_CALL_TIMEOUT_MS) {
+    throw new ConfigError(`invalid configuration: JOB_LOCK_MS (${e.JOB_LOCK_MS}) must be above MARKETO_CALL_TIMEOUT_MS (${e.MARKETO_CALL_TIMEOUT_MS})`)
+  }
   const wsdlPath = e.MARKETO_WSDL ?? BUNDLED_WSDL
   if (!existsSync(wsdlPath)) throw new ConfigError(`invalid configuration: MARKETO_WSDL file not found: ${wsdlPath}`)
   let ca: Buffer | undefined

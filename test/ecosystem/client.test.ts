@@ -13,7 +13,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url))
 const spec = JSON.parse(readFileSync(join(root, 'openapi/openapi.json'), 'utf8'))
 const env = { AUTH_DISABLED: 'i-understand-the-risk' }
 
-type Operation = { operationId: string, requestBody?: { content: Record<string, { example?: unknown, examples?: Record<string, { value: unknown }> }> }, responses: Record<string, any>, parameters?: Array<{ in: string, name: string }> }
+type Operation = { operationId: string, tags?: string[], requestBody?: { content: Record<string, { example?: unknown, examples?: Record<string, { value: unknown }> }> }, responses: Record<string, any>, parameters?: Array<{ in: string, name: string }> }
 const operations: Array<{ method: string, path: string, op: Operation }> = []
 for (const [path, item] of Object.entries<Record<string, Operation>>(spec.paths)) {
   for (const [method, op] of Object.entries(item)) operations.push({ method, path, op })

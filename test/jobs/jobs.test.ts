@@ -2,6 +2,7 @@ import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { Redis } from 'ioredis'
 import { startRedis, type TestRedis } from '../helpers/redis.js'
+import { loadConfig } from '../../src/config.js'
 import { hashKey, request, startGateway, syncCalls, TEST_API_KEY, TEST_API_KEYS, type TestGateway } from '../helpers/gateway.js'
 import { postNdjson, streamResults, waitForJob } from './helpers.js'
 
@@ -11,8 +12,7 @@ const LIMITS = { rateLimit: { calls: 100, windowMs: 2_000 }, maxConcurrent: 10 }
 const ENV = {
   MARKETO_RATE_LIMIT_CALLS: '100',
   MARKETO_RATE_LIMIT_WINDOW_MS: '2000',
-  API_KEYS: `test:${hashKey(TEST_API_KEY)},bob:${hashKey(TEST_API_KEYS.bob)}`,
-  JOB_LOCK_MS: '5000'
+  API_KEYS: `test:${hashKey(TEST_API_KEY)},bob:${hashKey(TEST_API_KEYS.bob)}`
 }
 
 const opportunity = (prefix: string, i: number) => ({ externalKey: { name: 'opportunityId', value: `${prefix}-${i}` }, name: `${prefix} ${i}`, amount: i })
@@ -218,6 +218,13 @@ describe('bulk jobs (real redis-server, simulator with limits)', () => {
     const authed = await fetch(`${gw.url}/admin/queues`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } })
     assert.equal(authed.status, 200)
     assert.match(await authed.text(), /<html/i)
+  })
+})
+
+describe('bulk jobs configuration', () => {
+  it('refuses JOB_LOCK_MS at or below MARKETO_CALL_TIMEOUT_MS (a dead replica\'s call could still be running)', () => {
+    assert.throws(() => loadConfig({ JOB_LOCK_MS: '10000', MARKETO_CALL_TIMEOUT_MS: '10000' }), /JOB_LOCK_MS \(10000\) must be above MARKETO_CALL_TIMEOUT_MS/)
+    assert.equal(loadConfig({ JOB_LOCK_MS: '10001', MARKETO_CALL_TIMEOUT_MS: '10000' }).jobs.lockMs, 10_001)
   })
 })
 
