@@ -1,11 +1,13 @@
 // npm run bench: budget use, overhead, memory and soak, start-up — every server on 127.0.0.1, each
 // in its own child process, every phase bounded in time. See BENCHMARKS.md.
 //
-//   node bench/run.mjs [--quick] [--only=startup,budget,overhead,soak] [--runs=N] [--profile] [--json=FILE]
+//   node bench/run.mjs [--quick] [--only=startup,budget,overhead,job,soak] [--runs=N] [--profile] [--json=FILE]
 //   env: BENCH_QUICK=1, BENCH_RUNS, BENCH_DURATION_S, BENCH_WARMUP_S, BENCH_SOAK_S, BENCH_CONNECTIONS,
 //        BENCH_RATE_CALLS, BENCH_RATE_WINDOW_MS, BENCH_BUDGET_WINDOWS, BENCH_BUDGET_CONNECTIONS
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg, totalmem } from 'node:os'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { connect } from 'node:net'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import {
   HOST, fixedBody, freePort, httpGet, killAll, load, median, rssBytes, scrapeMetrics, sleep,
@@ -41,9 +43,13 @@ const CFG = {
   soakMode: process.env.BENCH_SOAK_MODE === 'saturate' ? 'saturate' : 'budget',
   soakRate1: num('BENCH_SOAK_RATE_1', 400, 400),
   soakRate100: num('BENCH_SOAK_RATE_100', 1, 1),
-  startupSamples: 5
+  startupSamples: 5,
+  // Bulk job: Marketo's 100 calls a window, the window shortened from 20 s to 2 s.
+  jobObjects: num('BENCH_JOB_OBJECTS', 50_000, 50_000),
+  jobRateCalls: num('BENCH_JOB_RATE_CALLS', 100, 100),
+  jobRateWindowMs: num('BENCH_JOB_RATE_WINDOW_MS', 2_000, 2_000)
 }
-const ONLY = new Set((flags.only ?? 'startup,budget,overhead,soak').split(','))
+const ONLY = new Set((flags.only ?? 'startup,budget,overhead,job,soak').split(','))
 const SIM = 'dist/simulator/server.js'
 const GATEWAY = 'dist/src/server.js'
 const CREDS = { MARKETO_USER_ID: 'demo17_1_809934544BFABAE58E5D27', MARKETO_ENCRYPTION_KEY: '27272727aa' }
@@ -185,6 +191,112 @@ async function benchBudget () {
   } finally {
     await stopChild(gw.child)
     await stopChild(sim.child)
+  }
+}
+
+// ---------------------------------------------------------------- bulk job
+// One 50,000-object NDJSON job (issue #16) against the simulator with Marketo's limits (calls per
+// window as Marketo's, the window shortened so the phase takes seconds), while one interactive
+// writer keeps sending single-object requests: job objects/s against the ceiling of its share
+// (JOB_BUDGET_SHARE × calls per window × 100 objects per call), faults, and the interactive latency.
+async function startRedisServer () {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'bench-redis-'))
+  const child = spawn('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--dir', dir], { stdio: 'ignore' })
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise((resolve) => {
+      const sock = connect({ host: HOST, port }, () => { sock.end(); resolve(true) })
+      sock.once('error', () => resolve(false))
+    })
+    if (ok) break
+    await sleep(50)
+  }
+  return { child, url: `redis://${HOST}:${port}`, stop: async () => { child.kill('SIGTERM'); await new Promise((resolve) => child.exitCode !== null ? resolve() : child.once('exit', resolve)); rmSync(dir, { recursive: true, force: true }) } }
+}
+
+async function benchJob () {
+  const C = CFG.jobRateCalls
+  const W = CFG.jobRateWindowMs
+  const N = CFG.jobObjects
+  const share = 0.5
+  const redis = await startRedisServer()
+  const sim = await startSimulator({ SIMULATOR_ADMIN: '1', SIMULATOR_RATE_CALLS: String(C), SIMULATOR_RATE_WINDOW_MS: String(W), SIMULATOR_MAX_CONCURRENT: '10', SIMULATOR_DAILY_QUOTA: '0' })
+  const gw = await startGateway(sim, { REDIS_URL: redis.url, JOB_BUDGET_SHARE: String(share), MARKETO_RATE_LIMIT_CALLS: String(C), MARKETO_RATE_LIMIT_WINDOW_MS: String(W) })
+  try {
+    const lines = []
+    for (let i = 0; i < N; i++) lines.push(`{"name":"Job ${i}","amount":${i % 100_000},"stage":"Prospecting"}`)
+    const res = await fetch(`${gw.base}/jobs?kind=opportunities&operation=insert`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: lines.join('\n') + '\n' })
+    const accepted = await res.json()
+    if (res.status !== 202) throw new Error(`POST /jobs answered ${res.status}: ${JSON.stringify(accepted)}`)
+    // The interactive writer: one request at a time, for as long as the job runs.
+    const latencies = []
+    let interactiveErrors = 0
+    const writing = { on: true }
+    const writer = (async () => {
+      for (let n = 0; writing.on && n < 100_000; n++) {
+        const t = performance.now()
+        const r = await fetch(`${gw.base}/opportunities`, { method: 'POST', headers: JSON_HEADERS, body: `{"operation":"insert","opportunities":[{"name":"Interactive ${n}"}]}` })
+        await r.arrayBuffer()
+        if (r.status !== 200) interactiveErrors++
+        latencies.push(performance.now() - t)
+        await sleep(100)
+      }
+    })()
+    let job
+    // Bounded: five minutes (the phase takes about 20 s at the default window).
+    for (let i = 0; i < 1_200; i++) {
+      job = JSON.parse((await httpGet(`${gw.base}/jobs/${accepted.id}`)).body)
+      if (job.state !== 'queued' && job.state !== 'running') break
+      if (i % 40 === 0) log('job progress', JSON.stringify({ state: job.state, processed: job.processed, calls: job.calls, inFlight: job.inFlightChunks, interactive: latencies.length }))
+      await sleep(250)
+    }
+    if (job.state !== 'completed') throw new Error(`the bench job did not complete: ${JSON.stringify(job)}\n${gw.child.output.slice(-3_000)}`)
+    writing.on = false
+    await writer
+    const stats = JSON.parse((await httpGet(`${sim.base}/__admin/stats`)).body)
+    const ledger = JSON.parse((await httpGet(`${sim.base}/__admin/ledger`, 60_000)).body)
+    const jobCalls = ledger.filter((e) => e.operation === 'syncMObjects' && (e.objects?.length ?? 0) > 1).map((e) => Date.parse(e.receivedAt))
+    const first = Math.min(...jobCalls)
+    const last = Math.max(...jobCalls)
+    // A rolling window lets the first window's calls go at once; after that burst the rate is the
+    // share's. Steady: the calls after the first window's worth, over the time they took.
+    const perWindow = Math.floor(share * C)
+    const steadyRate = (jobCalls.length - perWindow) / ((last - first) / W) / perWindow
+    jobCalls.sort((a, b) => a - b)
+    let maxInWindow = 0
+    for (let i = 0, j = 0; i < jobCalls.length; i++) {
+      while (jobCalls[i] - jobCalls[j] >= W) j++
+      maxInWindow = Math.max(maxInWindow, i - j + 1)
+    }
+    const ceilingPerS = share * (C / (W / 1000)) * 100
+    const seconds = (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000
+    const sorted = [...latencies].sort((a, b) => a - b)
+    const q = (p) => sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
+    const out = {
+      state: job.state,
+      objects: N,
+      created: job.counts.created,
+      seconds,
+      objectsPerS: N / seconds,
+      ceilingPerS,
+      fractionOfCeiling: N / seconds / ceilingPerS,
+      steadyFractionOfCeiling: steadyRate,
+      maxJobCallsInWindow: maxInWindow,
+      shareCallsPerWindow: perWindow,
+      jobCalls: job.calls,
+      faults: stats.faultsByCode ?? {},
+      interactiveRequests: latencies.length,
+      interactiveErrors,
+      interactiveP50: q(0.5),
+      interactiveP99: q(0.99),
+      gatewayRssMB: rssBytes(gw.child.pid) / 2 ** 20
+    }
+    log('job', JSON.stringify(out))
+    return out
+  } finally {
+    await stopChild(gw.child)
+    await stopChild(sim.child)
+    await redis.stop()
   }
 }
 
@@ -357,6 +469,14 @@ function report (runs, soak) {
     row('soak', 'event-loop delay p99 (max / median of scrapes)', `${fmt(soak.lagP99Ms, 1)} / ${fmt(soak.lagP99MedianMs, 1)} ms`, '< 20 ms', soak.lagP99Ms < 20)
     row('soak', `load (${soak.mode}): 1-obj / 100-obj req/s, objects/s, failed`, `${fmt(soak.rps1, 0)} / ${fmt(soak.rps100, 1)}, ${fmt(soak.objectsPerS, 0)}, ${soak.failed}`)
   }
+  if (runs.some((r) => r.job)) {
+    const j = (f) => pick(runs.filter((r) => r.job), (r) => f(r.job))
+    row('job', `${CFG.jobObjects} objects, obj/s (share 0.5 of ${CFG.jobRateCalls}/${CFG.jobRateWindowMs} ms)`, fmt(j((x) => x.objectsPerS), 0), `ceiling ${fmt(j((x) => x.ceilingPerS), 0)}`)
+    row('job', 'fraction of the share\'s ceiling (whole job / after the first window)', `${pct(j((x) => x.fractionOfCeiling))} / ${pct(j((x) => x.steadyFractionOfCeiling))}`, '>= 90% steady', j((x) => x.steadyFractionOfCeiling) >= 0.9)
+    row('job', 'most job calls in any rolling window', fmt(j((x) => x.maxJobCallsInWindow), 0), `<= ${fmt(j((x) => x.shareCallsPerWindow), 0)}`, j((x) => x.maxJobCallsInWindow) <= j((x) => x.shareCallsPerWindow))
+    row('job', 'faults (any code)', String(j((x) => Object.values(x.faults).reduce((a, b) => a + b, 0))), '0', j((x) => Object.values(x.faults).reduce((a, b) => a + b, 0)) === 0)
+    row('job', 'interactive writes during the job: p50 / p99 ms, errors', `${fmt(j((x) => x.interactiveP50), 0)} / ${fmt(j((x) => x.interactiveP99), 0)}, ${j((x) => x.interactiveErrors)}`, '0 errors', j((x) => x.interactiveErrors) === 0)
+  }
   if (runs.some((r) => r.startup)) {
     const s = pick(runs.filter((r) => r.startup), (r) => r.startup.startupMs)
     row('start-up', 'process start -> /readyz 200 (median)', `${fmt(s, 0)} ms`, '< 1500 ms', s < 1500)
@@ -388,6 +508,7 @@ async function main () {
     if (ONLY.has('startup')) r.startup = await benchStartup()
     if (ONLY.has('budget')) r.budget = await benchBudget()
     if (ONLY.has('overhead')) r.overhead = await benchOverhead()
+    if (ONLY.has('job')) r.job = await benchJob()
     runs.push(r)
   }
   let soak

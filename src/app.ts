@@ -19,6 +19,7 @@ import idempotencyPlugin from './http/plugins/idempotency.js'
 import writeRoutes from './http/routes/writes.js'
 import readRoutes from './http/routes/reads.js'
 import deleteRoutes from './http/routes/deletes.js'
+import jobRoutes from './jobs/routes.js'
 import { DescribeCache } from './upstream/describe-cache.js'
 import { readSchemas } from './http/schemas/reads.js'
 import { sharedSchemas } from './http/schemas/common.js'
@@ -144,5 +145,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(writeRoutes, { requestTimeoutMs: config.requestTimeoutMs, describeCache: config.describe.validateCustomFields ? describeCache : undefined })
   await app.register(readRoutes, { requestTimeoutMs: config.requestTimeoutMs, reader, describeCache })
   await app.register(deleteRoutes, { requestTimeoutMs: config.requestTimeoutMs, reader })
+  // Bulk jobs (POST /jobs): queued in Redis (REDIS_URL), sent by every replica's workers.
+  await app.register(jobRoutes, { config })
   return app
 }

@@ -65,7 +65,15 @@ export const EnvSchema = Type.Object({
   OTEL_SERVICE_NAME: Type.String({ default: 'marketo-mobject-gateway', minLength: 1, description: 'OpenTelemetry: service.name of the spans' }),
   OTEL_RESOURCE_ATTRIBUTES: Type.Optional(Type.String({ description: 'OpenTelemetry: extra resource attributes as key=value pairs, comma-separated (e.g. deployment.environment=prod); OTEL_SERVICE_NAME wins for service.name' })),
   OTEL_TRACES_SAMPLER: Type.Union(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'].map((s) => Type.Literal(s)), { default: 'parentbased_always_on', description: 'OpenTelemetry: which requests are traced; parentbased_*: a caller\'s sampled flag in traceparent decides' }),
-  OTEL_TRACES_SAMPLER_ARG: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'OpenTelemetry: the ratio (0 to 1, default 1) of traceidratio and parentbased_traceidratio' }))
+  OTEL_TRACES_SAMPLER_ARG: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'OpenTelemetry: the ratio (0 to 1, default 1) of traceidratio and parentbased_traceidratio' })),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis shared by the replicas (redis://host:6379 or rediss://…; maxmemory-policy noeviction). Required for bulk jobs (POST /jobs answers 503 without it)' })),
+  JOB_MAX_OBJECTS: Int(100_000, 1, 1_000_000, 'Most objects in one bulk job (POST /jobs)'),
+  JOB_MAX_BODY_BYTES: Int(64 * 1024 * 1024, 1024, 1024 * 1024 * 1024, 'Largest POST /jobs body (JSON or NDJSON, read as a stream for NDJSON); one NDJSON line may be at most BODY_LIMIT_BYTES'),
+  JOB_BUDGET_SHARE: Type.Number({ default: 0.5, exclusiveMinimum: 0, maximum: 1, description: 'Share of the Marketo call window and concurrency that bulk jobs may use, across every replica (the rest stays for interactive requests)' }),
+  JOB_RETENTION_MS: Int(7 * 86_400_000, 1_000, 90 * 86_400_000, 'How long a finished job, its results and its Idempotency-Key are kept, then removed'),
+  JOB_LOCK_MS: Int(30_000, 1_000, 600_000, 'How long a chunk being sent stays owned by a replica that stopped renewing it (died) before another replica takes it over; keep it above MARKETO_CALL_TIMEOUT_MS'),
+  JOB_CHUNK_ATTEMPTS: Int(20, 1, 1_000, 'Attempts per chunk while Marketo or the call budget refuses it before anything is sent (rate, concurrency, circuit open); then the job fails'),
+  JOB_WORKER: Type.Boolean({ default: true, description: 'false: this replica accepts and reports jobs but sends none of their chunks' })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -107,6 +115,9 @@ export interface Config {
   corsOrigins: string[] | null
   /** OpenTelemetry traces; null: off, and nothing of the SDK is loaded. */
   tracing: TracingConfig | null
+  /** REDIS_URL: the Redis the replicas share; required for bulk jobs. */
+  redisUrl?: string
+  jobs: JobsConfig
 }
 
 export type SamplerName = Env['OTEL_TRACES_SAMPLER']
@@ -117,6 +128,16 @@ export interface TracingConfig {
   serviceName: string
   resourceAttributes: Record<string, string>
   sampler: { name: SamplerName, ratio: number }
+}
+
+export interface JobsConfig {
+  maxObjects: number
+  maxBodyBytes: number
+  budgetShare: number
+  retentionMs: number
+  lockMs: number
+  chunkAttempts: number
+  worker: boolean
 }
 
 export interface ApiKeyEntry {
@@ -167,6 +188,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (e.REQUEST_TIMEOUT_MS < minCallMs) {
     throw new ConfigError(`invalid configuration: REQUEST_TIMEOUT_MS (${e.REQUEST_TIMEOUT_MS}) must leave room for one Marketo call: at least MARKETO_MIN_CALL_MS, which defaults to MARKETO_CALL_TIMEOUT_MS (${minCallMs})`)
   }
+  // A chunk whose replica stopped renewing its lock is handed to another replica: by then the
+  // dead replica's call must have ended, or two calls of one chunk could be in flight at once.
+  if (e.JOB_LOCK_MS <= e.MARKETO_CALL_TIMEOUT_MS) {
+    throw new ConfigError(`invalid configuration: JOB_LOCK_MS (${e.JOB_LOCK_MS}) must be above MARKETO_CALL_TIMEOUT_MS (${e.MARKETO_CALL_TIMEOUT_MS})`)
+  }
   const wsdlPath = e.MARKETO_WSDL ?? BUNDLED_WSDL
   if (!existsSync(wsdlPath)) throw new ConfigError(`invalid configuration: MARKETO_WSDL file not found: ${wsdlPath}`)
   let ca: Buffer | undefined
@@ -211,7 +237,17 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     auth,
     corsOrigins: parseCorsOrigins(e.CORS_ORIGINS, auth),
-    tracing: parseTracing(e)
+    tracing: parseTracing(e),
+    redisUrl: e.REDIS_URL,
+    jobs: {
+      maxObjects: e.JOB_MAX_OBJECTS,
+      maxBodyBytes: e.JOB_MAX_BODY_BYTES,
+      budgetShare: e.JOB_BUDGET_SHARE,
+      retentionMs: e.JOB_RETENTION_MS,
+      lockMs: e.JOB_LOCK_MS,
+      chunkAttempts: e.JOB_CHUNK_ATTEMPTS,
+      worker: e.JOB_WORKER
+    }
   }
 }
 

@@ -13,7 +13,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url))
 const spec = JSON.parse(readFileSync(join(root, 'openapi/openapi.json'), 'utf8'))
 const env = { AUTH_DISABLED: 'i-understand-the-risk' }
 
-type Operation = { operationId: string, requestBody?: { content: Record<string, { example?: unknown, examples?: Record<string, { value: unknown }> }> }, responses: Record<string, any>, parameters?: Array<{ in: string, name: string }> }
+type Operation = { operationId: string, tags?: string[], requestBody?: { content: Record<string, { example?: unknown, examples?: Record<string, { value: unknown }> }> }, responses: Record<string, any>, parameters?: Array<{ in: string, name: string }> }
 const operations: Array<{ method: string, path: string, op: Operation }> = []
 for (const [path, item] of Object.entries<Record<string, Operation>>(spec.paths)) {
   for (const [method, op] of Object.entries(item)) operations.push({ method, path, op })
@@ -80,7 +80,8 @@ describe('a client generated from openapi/openapi.json (openapi-typescript + ope
   it('runs against a live gateway: every operation, 200s, a 207 and problems, all through the generated types', async () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', join(dir, 'program.ts'), gw.url], { cwd: root, timeout: 60_000 })
     const calls: Array<{ operationId: string, status: number }> = JSON.parse(stdout.trim().split('\n').pop() ?? '[]')
-    for (const { op } of operations) {
+    // Bulk jobs need Redis (REDIS_URL); test/jobs/ runs them against a real redis-server.
+    for (const { op } of operations.filter((o) => o.op.tags?.includes('jobs') !== true)) {
       assert.ok(calls.some((c) => c.operationId === op.operationId && (c.status === 200 || c.status === 207)), `a success for ${op.operationId}`)
     }
     assert.ok(calls.some((c) => c.status === 207), 'a 207')
