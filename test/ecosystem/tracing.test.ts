@@ -29,15 +29,16 @@ const flat = (attrs: Array<{ key: string, value: OtlpValue }> = []): Record<stri
   Object.fromEntries(attrs.map(({ key, value }) => [key, value.stringValue ?? (value.intValue !== undefined ? Number(value.intValue) : value.boolValue ?? value.doubleValue ?? '')]))
 
 // A minimal OTLP/HTTP JSON receiver: POST /v1/traces (or any path, recorded).
-async function startReceiver (): Promise<{ url: string, spans: ExportedSpan[], posts: Array<{ path: string, contentType: string, body: string }>, close (): Promise<void> }> {
+interface Post { path: string, contentType: string, headers: http.IncomingHttpHeaders, body: string }
+async function startReceiver (): Promise<{ url: string, spans: ExportedSpan[], posts: Post[], close (): Promise<void> }> {
   const spans: ExportedSpan[] = []
-  const posts: Array<{ path: string, contentType: string, body: string }> = []
+  const posts: Post[] = []
   const server = http.createServer((req, res) => {
     let body = ''
     req.setEncoding('utf8')
     req.on('data', (c: string) => { body += c })
     req.on('end', () => {
-      posts.push({ path: req.url ?? '', contentType: String(req.headers['content-type']), body })
+      posts.push({ path: req.url ?? '', contentType: String(req.headers['content-type']), headers: req.headers, body })
       if (req.method !== 'POST' || req.url !== '/v1/traces') {
         res.writeHead(404).end()
         return
@@ -88,6 +89,7 @@ for (const backend of ['soap', 'rest'] as const) {
     it('makes the request span a child of the caller\'s traceparent, and each Marketo call a child of it', async () => {
       const res = await request(`${gw.url}/opportunities`, { method: 'POST', body: opportunity, headers: { traceparent: TRACEPARENT, 'x-request-id': `traced-${backend}` } })
       assert.equal(res.status, 200, res.text)
+      assert.ok(gw.app.printPlugins().includes('tracing'))
       await gw.app.tracing!.flush()
       assert.ok(receiver.posts.every((p) => p.path === '/v1/traces' && p.contentType.startsWith('application/json')), JSON.stringify(receiver.posts.map((p) => p.path)))
 
@@ -223,9 +225,16 @@ describe('tracing sampled out by the caller (parentbased_always_on)', () => {
 })
 
 describe('tracing: close and aborted requests', () => {
-  it('flushes the spans still buffered when the gateway closes', async () => {
+  it('flushes the spans still buffered when the gateway closes, with the exporter\'s headers from the environment', async () => {
     const receiver = await startReceiver()
-    const gw = await startGateway({ backend: 'soap', env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } })
+    // Read by the OpenTelemetry exporter itself when it is built (README, Tracing).
+    process.env.OTEL_EXPORTER_OTLP_HEADERS = 'x-collector-token=collector-secret-5d1e'
+    let gw: TestGateway
+    try {
+      gw = await startGateway({ backend: 'soap', env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } })
+    } finally {
+      delete process.env.OTEL_EXPORTER_OTLP_HEADERS
+    }
     try {
       const res = await request(`${gw.url}/opportunities`, { method: 'POST', body: opportunity, headers: { traceparent: TRACEPARENT } })
       assert.equal(res.status, 200)
@@ -235,6 +244,8 @@ describe('tracing: close and aborted requests', () => {
     }
     assert.ok(receiver.spans.some((s) => s.kind === 2 && s.traceId === TRACE_ID), JSON.stringify(receiver.spans))
     assert.ok(receiver.spans.some((s) => s.kind === 3 && s.traceId === TRACE_ID))
+    assert.ok(receiver.posts.length > 0 && receiver.posts.every((p) => p.headers['x-collector-token'] === 'collector-secret-5d1e'))
+    assert.ok(!gw.logs.some((l) => l.includes('collector-secret-5d1e')))
     await receiver.close()
   })
 
@@ -285,6 +296,7 @@ describe('tracing off', () => {
       try {
         assert.equal(gw.app.tracing, undefined)
         assert.equal(gw.app.hasRequestDecorator('traceSpan'), false)
+        assert.ok(!gw.app.printPlugins().includes('tracing'))
         const res = await request(`${gw.url}/opportunities`, { method: 'POST', body: opportunity, headers: { traceparent: TRACEPARENT, 'x-request-id': 'off' } })
         assert.equal(res.status, 200)
         assert.ok(gw.sim.ledger.length > 0)
