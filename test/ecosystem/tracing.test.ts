@@ -183,7 +183,28 @@ for (const backend of ['soap', 'rest'] as const) {
       assert.ok(sent.includes(`00-${TRACE_ID}-${failed.spanId}-01`) && sent.includes(`00-${TRACE_ID}-${retry.spanId}-01`), JSON.stringify(sent))
     })
 
-    it('marks a 5xx answer as an error and names unmatched routes by method only', async () => {
+    it('marks a 5xx answer as an error', async () => {
+      gw.sim.reset()
+      receiver.spans.length = 0
+      gw.sim.knobs.setDefault({ html502: true })
+      let res
+      try {
+        res = await request(`${gw.url}/opportunities`, { method: 'POST', body: opportunity, headers: { traceparent: TRACEPARENT } })
+      } finally {
+        gw.sim.knobs.clear()
+      }
+      assert.ok(res.status >= 500, `${res.status} ${res.text}`)
+      await gw.app.tracing!.flush()
+      const server = receiver.spans.find((s) => s.kind === 2 && s.attributes['http.route'] === '/opportunities')
+      assert.ok(server, JSON.stringify(receiver.spans))
+      assert.equal(server.attributes['http.response.status_code'], res.status)
+      assert.equal(server.attributes['error.type'], String(res.status))
+      assert.equal(server.status.code, 2)
+      const failed = receiver.spans.filter((s) => s.kind === 3 && s.parentSpanId === server.spanId)
+      assert.ok(failed.length >= 1 && failed.every((s) => s.status.code === 2 && s.attributes['marketo.outcome'] !== 'ok'), JSON.stringify(failed))
+    })
+
+    it('names unmatched routes by method only, without the query string', async () => {
       receiver.spans.length = 0
       const res = await request(`${gw.url}/no/such/route/secret-looking?api_key=abc`, { headers: { traceparent: TRACEPARENT } })
       assert.equal(res.status, 404)
