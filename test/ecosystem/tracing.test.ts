@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url'
 import { loadConfig, ConfigError } from '../../src/config.js'
 import { startGateway, request, TEST_API_KEY, type TestGateway } from '../helpers/gateway.js'
 import { DEMO_ENCRYPTION_KEY, DEMO_REST_CLIENT_SECRET, DEMO_USER_ID } from '../../simulator/index.js'
+import { BoundedHttp } from '../../src/upstream/transport.js'
+import { TokenCache } from '../../src/backends/rest/token.js'
 
 // OpenTelemetry traces (issue #17, point 2), end to end: a real OTLP/HTTP receiver on 127.0.0.1
 // decodes what the gateway exports; the simulator's ledger shows the traceparent each Marketo
@@ -301,6 +303,31 @@ describe('tracing: close and aborted requests', () => {
       gw.sim.knobs.clear()
       await gw.close()
       await receiver.close()
+    }
+  })
+})
+
+describe('traceparent on the REST token request', () => {
+  it('is sent with the attempt that needed the token (the simulator\'s ledger lists data calls only)', async () => {
+    const seen: Array<string | undefined> = []
+    const server = http.createServer((req, res) => {
+      seen.push(req.headers.traceparent as string | undefined)
+      req.resume()
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"access_token":"t-1","expires_in":3600}'))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const transport = new BoundedHttp({ maxResponseBytes: 65_536, defaultTimeoutMs: 10_000 })
+    try {
+      const endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+      const tokens = new TokenCache({ http: transport, endpoint, clientId: 'id', clientSecret: 'secret' })
+      assert.equal(await tokens.get({ traceparent: TRACEPARENT }), 't-1')
+      assert.deepEqual(seen, [TRACEPARENT])
+      tokens.invalidate('t-1')
+      await tokens.get({})
+      assert.deepEqual(seen, [TRACEPARENT, undefined])
+    } finally {
+      transport.close()
+      await new Promise((resolve) => server.close(resolve))
     }
   })
 })
