@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url'
 import { loadConfig, ConfigError } from '../../src/config.js'
 import { startGateway, request, TEST_API_KEY, type TestGateway } from '../helpers/gateway.js'
 import { DEMO_ENCRYPTION_KEY, DEMO_REST_CLIENT_SECRET, DEMO_USER_ID } from '../../simulator/index.js'
+import { BoundedHttp } from '../../src/upstream/transport.js'
+import { TokenCache } from '../../src/backends/rest/token.js'
 
 // OpenTelemetry traces (issue #17, point 2), end to end: a real OTLP/HTTP receiver on 127.0.0.1
 // decodes what the gateway exports; the simulator's ledger shows the traceparent each Marketo
@@ -29,15 +31,16 @@ const flat = (attrs: Array<{ key: string, value: OtlpValue }> = []): Record<stri
   Object.fromEntries(attrs.map(({ key, value }) => [key, value.stringValue ?? (value.intValue !== undefined ? Number(value.intValue) : value.boolValue ?? value.doubleValue ?? '')]))
 
 // A minimal OTLP/HTTP JSON receiver: POST /v1/traces (or any path, recorded).
-async function startReceiver (): Promise<{ url: string, spans: ExportedSpan[], posts: Array<{ path: string, contentType: string, body: string }>, close (): Promise<void> }> {
+interface Post { path: string, contentType: string, headers: http.IncomingHttpHeaders, body: string }
+async function startReceiver (): Promise<{ url: string, spans: ExportedSpan[], posts: Post[], close (): Promise<void> }> {
   const spans: ExportedSpan[] = []
-  const posts: Array<{ path: string, contentType: string, body: string }> = []
+  const posts: Post[] = []
   const server = http.createServer((req, res) => {
     let body = ''
     req.setEncoding('utf8')
     req.on('data', (c: string) => { body += c })
     req.on('end', () => {
-      posts.push({ path: req.url ?? '', contentType: String(req.headers['content-type']), body })
+      posts.push({ path: req.url ?? '', contentType: String(req.headers['content-type']), headers: req.headers, body })
       if (req.method !== 'POST' || req.url !== '/v1/traces') {
         res.writeHead(404).end()
         return
@@ -88,6 +91,7 @@ for (const backend of ['soap', 'rest'] as const) {
     it('makes the request span a child of the caller\'s traceparent, and each Marketo call a child of it', async () => {
       const res = await request(`${gw.url}/opportunities`, { method: 'POST', body: opportunity, headers: { traceparent: TRACEPARENT, 'x-request-id': `traced-${backend}` } })
       assert.equal(res.status, 200, res.text)
+      assert.ok(gw.app.printPlugins().includes('tracing'))
       await gw.app.tracing!.flush()
       assert.ok(receiver.posts.every((p) => p.path === '/v1/traces' && p.contentType.startsWith('application/json')), JSON.stringify(receiver.posts.map((p) => p.path)))
 
@@ -181,7 +185,28 @@ for (const backend of ['soap', 'rest'] as const) {
       assert.ok(sent.includes(`00-${TRACE_ID}-${failed.spanId}-01`) && sent.includes(`00-${TRACE_ID}-${retry.spanId}-01`), JSON.stringify(sent))
     })
 
-    it('marks a 5xx answer as an error and names unmatched routes by method only', async () => {
+    it('marks a 5xx answer as an error', async () => {
+      gw.sim.reset()
+      receiver.spans.length = 0
+      gw.sim.knobs.setDefault({ html502: true })
+      let res
+      try {
+        res = await request(`${gw.url}/opportunities`, { method: 'POST', body: opportunity, headers: { traceparent: TRACEPARENT } })
+      } finally {
+        gw.sim.knobs.clear()
+      }
+      assert.ok(res.status >= 500, `${res.status} ${res.text}`)
+      await gw.app.tracing!.flush()
+      const server = receiver.spans.find((s) => s.kind === 2 && s.attributes['http.route'] === '/opportunities')
+      assert.ok(server, JSON.stringify(receiver.spans))
+      assert.equal(server.attributes['http.response.status_code'], res.status)
+      assert.equal(server.attributes['error.type'], String(res.status))
+      assert.equal(server.status.code, 2)
+      const failed = receiver.spans.filter((s) => s.kind === 3 && s.parentSpanId === server.spanId)
+      assert.ok(failed.length >= 1 && failed.every((s) => s.status.code === 2 && s.attributes['marketo.outcome'] !== 'ok'), JSON.stringify(failed))
+    })
+
+    it('names unmatched routes by method only, without the query string', async () => {
       receiver.spans.length = 0
       const res = await request(`${gw.url}/no/such/route/secret-looking?api_key=abc`, { headers: { traceparent: TRACEPARENT } })
       assert.equal(res.status, 404)
@@ -223,9 +248,16 @@ describe('tracing sampled out by the caller (parentbased_always_on)', () => {
 })
 
 describe('tracing: close and aborted requests', () => {
-  it('flushes the spans still buffered when the gateway closes', async () => {
+  it('flushes the spans still buffered when the gateway closes, with the exporter\'s headers from the environment', async () => {
     const receiver = await startReceiver()
-    const gw = await startGateway({ backend: 'soap', env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } })
+    // Read by the OpenTelemetry exporter itself when it is built (README, Tracing).
+    process.env.OTEL_EXPORTER_OTLP_HEADERS = 'x-collector-token=collector-secret-5d1e'
+    let gw: TestGateway
+    try {
+      gw = await startGateway({ backend: 'soap', env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } })
+    } finally {
+      delete process.env.OTEL_EXPORTER_OTLP_HEADERS
+    }
     try {
       const res = await request(`${gw.url}/opportunities`, { method: 'POST', body: opportunity, headers: { traceparent: TRACEPARENT } })
       assert.equal(res.status, 200)
@@ -235,6 +267,8 @@ describe('tracing: close and aborted requests', () => {
     }
     assert.ok(receiver.spans.some((s) => s.kind === 2 && s.traceId === TRACE_ID), JSON.stringify(receiver.spans))
     assert.ok(receiver.spans.some((s) => s.kind === 3 && s.traceId === TRACE_ID))
+    assert.ok(receiver.posts.length > 0 && receiver.posts.every((p) => p.headers['x-collector-token'] === 'collector-secret-5d1e'))
+    assert.ok(!gw.logs.some((l) => l.includes('collector-secret-5d1e')))
     await receiver.close()
   })
 
@@ -273,6 +307,31 @@ describe('tracing: close and aborted requests', () => {
   })
 })
 
+describe('traceparent on the REST token request', () => {
+  it('is sent with the attempt that needed the token (the simulator\'s ledger lists data calls only)', async () => {
+    const seen: Array<string | undefined> = []
+    const server = http.createServer((req, res) => {
+      seen.push(req.headers.traceparent as string | undefined)
+      req.resume()
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"access_token":"t-1","expires_in":3600}'))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const transport = new BoundedHttp({ maxResponseBytes: 65_536, defaultTimeoutMs: 10_000 })
+    try {
+      const endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+      const tokens = new TokenCache({ http: transport, endpoint, clientId: 'id', clientSecret: 'secret' })
+      assert.equal(await tokens.get({ traceparent: TRACEPARENT }), 't-1')
+      assert.deepEqual(seen, [TRACEPARENT])
+      tokens.invalidate('t-1')
+      await tokens.get({})
+      assert.deepEqual(seen, [TRACEPARENT, undefined])
+    } finally {
+      transport.close()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+})
+
 describe('tracing off', () => {
   for (const [what, env] of [
     ['no OTEL variables', {}],
@@ -285,6 +344,7 @@ describe('tracing off', () => {
       try {
         assert.equal(gw.app.tracing, undefined)
         assert.equal(gw.app.hasRequestDecorator('traceSpan'), false)
+        assert.ok(!gw.app.printPlugins().includes('tracing'))
         const res = await request(`${gw.url}/opportunities`, { method: 'POST', body: opportunity, headers: { traceparent: TRACEPARENT, 'x-request-id': 'off' } })
         assert.equal(res.status, 200)
         assert.ok(gw.sim.ledger.length > 0)
