@@ -319,7 +319,7 @@ describe('traceparent on the REST token request', () => {
     const transport = new BoundedHttp({ maxResponseBytes: 65_536, defaultTimeoutMs: 10_000 })
     try {
       const endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`
-      const tokens = new TokenCache({ http: transport, endpoint, clientId: 'id', clientSecret: 'secret' })
+      const tokens = new TokenCache({ http: transport, tokenUrl: `${endpoint}/identity/oauth/token`, clientId: 'id', clientSecret: 'secret' })
       assert.equal(await tokens.get({ traceparent: TRACEPARENT }), 't-1')
       assert.deepEqual(seen, [TRACEPARENT])
       tokens.invalidate('t-1')
