@@ -9,7 +9,7 @@ import { LuaScript, LUA_NOW_MS } from './script.js'
  */
 export interface CallBudget {
   /** Resolves with the slot's release function, or rejects RATE_LIMITED / QUEUE_FULL / SHUTTING_DOWN. */
-  acquire (latestStart: number): Promise<() => void>
+  acquire (latestStart: number, trafficClass?: string): Promise<() => void>
   estimatedWaitMs (): number
   readonly inFlight: number
   readonly queueDepth: number
@@ -43,6 +43,19 @@ export interface CallGateOptions {
   now?: () => number
   /** Redis trouble while acquiring or releasing (the gate keeps going until the caller's deadline). */
   onError?: (err: Error) => void
+  /**
+   * A try Redis did not answer rejects the acquire at once with RedisUnavailableError instead of
+   * trying again until the deadline, so a caller with a fallback (SharedCallBudget) can use it.
+   */
+  failFast?: boolean
+}
+
+/** Redis did not answer a try of the shared gate (failFast only). */
+export class RedisUnavailableError extends Error {
+  constructor (cause: unknown) {
+    super('the shared Marketo call budget (Redis) did not answer', { cause })
+    this.name = 'RedisUnavailableError'
+  }
 }
 
 /** Why a try was refused; 'unavailable' means Redis did not answer. */
@@ -50,7 +63,7 @@ export type DenyReason = 'cooldown' | 'window' | 'class_window' | 'concurrency' 
 
 export type TryResult =
   | { granted: true, grantedAt: number, inFlight: number }
-  | { granted: false, waitMs: number, reason: DenyReason }
+  | { granted: false, waitMs: number, reason: DenyReason, error?: Error }
 
 export interface GateSlot {
   /** The call id holding the slot (in the window log and the lease set). */
@@ -220,6 +233,11 @@ export class RedisCallGate implements CallBudget {
         // A definite refusal of this id proves no earlier try of it was granted (the script is
         // idempotent per id); only a try lost in transit leaves the outcome open.
         uncertain = r.reason === 'unavailable'
+        if (uncertain && this.opts.failFast === true) {
+          // The lease frees the slot anyway if Redis did grant it and the release is lost too.
+          this.releaseId(id, trafficClass)
+          throw new RedisUnavailableError(r.error)
+        }
         if (EXACT.has(r.reason)) this.lastWaitMs = r.waitMs
         // A concurrency wait is the earliest lease expiry, far later than a release usually comes:
         // estimate with the recent hold time instead, as the in-process limiter does.
@@ -272,7 +290,7 @@ export class RedisCallGate implements CallBudget {
       ])
     } catch (err) {
       this.opts.onError?.(err as Error)
-      return { granted: false, waitMs: this.pollMs, reason: 'unavailable' }
+      return { granted: false, waitMs: this.pollMs, reason: 'unavailable', error: err as Error }
     }
     const [flag, value, extra] = reply as [number, number, number]
     if (flag === 1) return { granted: true, grantedAt: value, inFlight: extra }
