@@ -90,8 +90,15 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
 local horizon = windowMs
 if horizon <= 0 then horizon = leaseMs end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - horizon)
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - horizon)
+-- A call still in flight keeps its window entry however old it is: Marketo stamps a call when it
+-- arrives, which may be later than the grant (a window shorter than a call can last, as in tests).
+local function prune (win, leases)
+  for _, old in ipairs(redis.call('ZRANGEBYSCORE', win, '-inf', now - horizon)) do
+    if not redis.call('ZSCORE', leases, old) then redis.call('ZREM', win, old) end
+  end
+end
+prune(KEYS[1], KEYS[2])
+prune(KEYS[4], KEYS[5])
 -- The same call id again (a resend after a timeout, or the caller's retry of an attempt whose
 -- answer was lost): it already holds its slot.
 local lease = redis.call('ZSCORE', KEYS[2], id)
