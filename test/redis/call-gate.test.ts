@@ -191,3 +191,28 @@ test('a call still in flight counts in the window after its grant left it (Marke
   a.close()
   b.close()
 })
+
+test('the callers of one process take the freed slots in arrival order (FIFO), as with the in-process limiter', async () => {
+  const [a] = gates({ maxConcurrent: 1, rate: null, leaseMs: 5_000, maxQueue: 10, pollMs: 5 })
+  const first = await a.acquireSlot(Date.now() + 5_000)
+  const order: number[] = []
+  const waiting = [1, 2, 3, 4].map((n) => a.acquireSlot(Date.now() + 5_000).then((slot) => {
+    order.push(n)
+    // Hold the slot a moment, so the next one has to wait for it.
+    setTimeout(() => slot.release(), 10)
+  }))
+  assert.equal(a.queueDepth, 3, 'one polls Redis, three wait their turn')
+  first.release()
+  await Promise.all(waiting)
+  assert.deepEqual(order, [1, 2, 3, 4])
+  a.close()
+})
+
+test('with failFast, a Redis known to be away is not even asked', async () => {
+  let tries = 0
+  const gate = new RedisCallGate({ redis: redisA, maxConcurrent: 1, rate: null, leaseMs: 5_000, maxQueue: 10, failFast: true, available: () => { tries++; return false } })
+  await assert.rejects(gate.acquireSlot(Date.now() + 5_000), { name: 'RedisUnavailableError' })
+  assert.equal(tries, 1)
+  assert.equal(await redisA.exists('{mkto:gate}:lease'), 0, 'nothing written')
+  gate.close()
+})

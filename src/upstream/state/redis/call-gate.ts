@@ -48,6 +48,8 @@ export interface CallGateOptions {
    * trying again until the deadline, so a caller with a fallback (SharedCallBudget) can use it.
    */
   failFast?: boolean
+  /** With failFast: Redis is known to be away (RedisHealth), so a try is not even sent. */
+  available?: () => boolean
 }
 
 /** Redis did not answer a try of the shared gate (failFast only). */
@@ -162,6 +164,10 @@ interface Waiter {
   wake: () => void
 }
 
+interface Turn {
+  wake: () => void
+}
+
 /**
  * Marketo's call limits shared by every replica: a true rolling window (a log of call ids scored
  * by Redis TIME, so replica clocks never matter), concurrency leases that expire (a dead replica's
@@ -184,6 +190,7 @@ export class RedisCallGate implements CallBudget {
   private lastWaitMs = 0
   private closed = false
   private readonly waiters = new Set<Waiter>()
+  private readonly lines = new Map<string, Turn[]>()
   rejected = 0
 
   constructor (private readonly opts: CallGateOptions) {
@@ -226,8 +233,24 @@ export class RedisCallGate implements CallBudget {
     // caller gives up (the lease would free it anyway, after leaseMs).
     let uncertain = false
     let queued = false
+    // This process's callers of one class take turns (FIFO), as with the in-process limiter: only
+    // the head polls Redis. Without it a coalesced batch that is still filling could win a freed
+    // slot over a full batch that has waited longer (npm run bench, 2 replicas).
+    const line = this.line(trafficClass)
+    const turn: Turn = { wake: () => {} }
+    line.push(turn)
     try {
+      if (line[0] !== turn) {
+        queued = true
+        this.waiting++
+        await this.waitTurn(turn, latestStart)
+      }
       for (;;) {
+        if (this.closed) throw shuttingDown()
+        if (this.opts.failFast === true && this.opts.available !== undefined && !this.opts.available()) {
+          if (uncertain) this.releaseId(id, trafficClass)
+          throw new RedisUnavailableError(new Error('Redis is unavailable'))
+        }
         const r = await this.tryAcquire(id, trafficClass)
         if (this.closed) {
           if (r.granted || r.reason === 'unavailable') this.releaseId(id, trafficClass)
@@ -275,7 +298,33 @@ export class RedisCallGate implements CallBudget {
       }
     } finally {
       if (queued) this.waiting--
+      const i = line.indexOf(turn)
+      if (i !== -1) line.splice(i, 1)
+      if (i === 0 && line.length > 0) line[0].wake()
     }
+  }
+
+  private line (trafficClass: string): Turn[] {
+    let line = this.lines.get(trafficClass)
+    if (line === undefined) {
+      line = []
+      this.lines.set(trafficClass, line)
+    }
+    return line
+  }
+
+  // Resolves when turn is at the head of its line; rejects when its caller's latest start passes.
+  private waitTurn (turn: Turn, latestStart: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.rejected++
+        reject(new GatewayError('RATE_LIMITED', 'waited too long for a Marketo call slot', { retryAfterMs: Math.max(this.lastWaitMs, 1_000) }))
+      }, Math.max(0, latestStart - this.now()))
+      turn.wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
   }
 
   /** One try: one script run. Running it again with the same id returns the same grant. */
@@ -317,6 +366,7 @@ export class RedisCallGate implements CallBudget {
   close (): void {
     this.closed = true
     for (const w of this.waiters) w.wake()
+    for (const line of this.lines.values()) for (const t of line) t.wake()
   }
 
   private slot (id: string, trafficClass: string, grantedAt: number): GateSlot {
