@@ -69,6 +69,7 @@ async function duringOutage (label: string): Promise<void> {
     assert.match(String(r.headers.get('retry-after')), /^\d+$/)
     assert.ok(r.ms <= ANSWER_BOUND_MS, `${label}: answered in ${r.ms} ms`)
   }
+  await Promise.all([waitRedis(a.url, 'down', 5_000), waitRedis(b.url, 'down', 5_000)])
   for (const url of [a.url, b.url]) {
     const ready = await readyz(url)
     assert.deepEqual({ status: ready.status, redis: ready.redis?.status, budget: ready.redis?.budget }, { status: 'degraded', redis: 'down', budget: 'local' })

@@ -52,7 +52,6 @@ export class SharedCallBudget implements CallBudget {
         return await this.opts.gate.acquire(latestStart, trafficClass)
       } catch (err) {
         if (!(err instanceof RedisUnavailableError)) throw err
-        this.opts.health.reportError(err.cause instanceof Error ? err.cause : err)
       }
     }
     return await this.opts.local.acquire(latestStart)

@@ -44,8 +44,9 @@ export interface CallGateOptions {
   /** Redis trouble while acquiring or releasing (the gate keeps going until the caller's deadline). */
   onError?: (err: Error) => void
   /**
-   * A try Redis did not answer rejects the acquire at once with RedisUnavailableError instead of
-   * trying again until the deadline, so a caller with a fallback (SharedCallBudget) can use it.
+   * A try Redis did not answer rejects the acquire with RedisUnavailableError (at once, or with
+   * `available`, once Redis counts as unavailable) instead of trying again until the deadline, so
+   * a caller with a fallback (SharedCallBudget) can use it.
    */
   failFast?: boolean
   /** With failFast: Redis is known to be away (RedisHealth), so a try is not even sent. */
@@ -263,7 +264,9 @@ export class RedisCallGate implements CallBudget {
         // A definite refusal of this id proves no earlier try of it was granted (the script is
         // idempotent per id); only a try lost in transit leaves the outcome open.
         uncertain = r.reason === 'unavailable'
-        if (uncertain && this.opts.failFast === true) {
+        // failFast: a try lost in transit is tried again while Redis still counts as available
+        // (one slow answer is not an outage); once it does not, the caller's fallback takes over.
+        if (uncertain && this.opts.failFast === true && (this.opts.available === undefined || !this.opts.available())) {
           // The lease frees the slot anyway if Redis did grant it and the release is lost too.
           this.releaseId(id, trafficClass)
           throw new RedisUnavailableError(r.error)

@@ -3,6 +3,12 @@ import type { Redis } from 'ioredis'
 export interface RedisHealthOptions {
   /** How often Redis is probed with PING (while up and while down). Default 500 ms. */
   probeMs?: number
+  /**
+   * PINGs in a row without an answer before a connected Redis counts as unavailable. Default 2:
+   * one slow command (a starved event loop on a busy host) must not switch every replica to its
+   * local share; a hung Redis is still detected within about (1 + failures) command timeouts.
+   */
+  failures?: number
   /** Every change of availability (logs, metrics). */
   onChange?: (available: boolean, err?: Error) => void
 }
@@ -17,6 +23,7 @@ export interface RedisHealthOptions {
 export class RedisHealth {
   private failed = false
   private probing = false
+  private failedProbes = 0
   private lastError: Error | undefined
   private readonly timer: NodeJS.Timeout
   private reported = true
@@ -33,11 +40,14 @@ export class RedisHealth {
 
   get error (): string | undefined { return this.available ? undefined : (this.lastError?.message ?? `connection ${this.redis.status}`) }
 
-  /** A command failed (timeout, connection lost): unavailable until a probe succeeds. */
+  /**
+   * A command failed (timeout, connection lost). A lost connection shows in `available` at once; a
+   * connected Redis that did not answer is probed now, and counts as unavailable once `failures`
+   * PINGs in a row got no answer, until one does.
+   */
   reportError (err: Error): void {
     this.lastError = err
-    this.failed = true
-    this.notify(err)
+    if (!this.failed) this.probe().catch(() => {})
   }
 
   /** One PING now; resolves with the availability after it. */
@@ -47,11 +57,17 @@ export class RedisHealth {
     try {
       if (this.redis.status === 'ready') {
         await this.redis.ping()
+        this.failedProbes = 0
         this.failed = false
         this.notify()
       }
     } catch (err) {
-      this.reportError(err as Error)
+      this.lastError = err as Error
+      this.failedProbes++
+      if (this.failedProbes >= (this.opts.failures ?? 2)) {
+        this.failed = true
+        this.notify(err as Error)
+      }
     } finally {
       this.probing = false
     }
