@@ -216,3 +216,17 @@ test('with failFast, a Redis known to be away is not even asked', async () => {
   assert.equal(await redisA.exists('{mkto:gate}:lease'), 0, 'nothing written')
   gate.close()
 })
+
+test('pace: beyond a burst of min(C, calls / 2), two replicas together start one call per window / calls', async () => {
+  const [a, b] = gates({ maxConcurrent: 2, rate: { calls: 10, windowMs: 1_000 }, leaseMs: 5_000, maxQueue: 10, pollMs: 5, pace: true })
+  const grants: number[] = []
+  for (let i = 0; i < 6; i++) {
+    const slot = await (i % 2 === 0 ? a : b).acquireSlot(Date.now() + 5_000)
+    grants.push(slot.grantedAt)
+    slot.release()
+  }
+  // The first two (the burst) may start together; every later start is ≥ 100 ms after the one before.
+  for (let i = 2; i < grants.length; i++) assert.ok(grants[i] - grants[i - 1] >= 100, `start ${i} ${grants[i] - grants[i - 1]} ms after the previous`)
+  a.close()
+  b.close()
+})

@@ -117,6 +117,7 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
       maxQueue: m.maxQueue,
       shares: m.shares,
       failFast: true,
+      pace: true,
       available: () => shared.health.available,
       onError: (err) => shared.health.reportError(err)
     })

@@ -51,6 +51,11 @@ export interface CallGateOptions {
   failFast?: boolean
   /** With failFast: Redis is known to be away (RedisHealth), so a try is not even sent. */
   available?: () => boolean
+  /**
+   * Beyond a burst of min(maxConcurrent, calls / 2) in the window, starts are spaced one per
+   * window / calls, like the in-process limiter. Default false (the gateway turns it on).
+   */
+  pace?: boolean
 }
 
 /** Redis did not answer a try of the shared gate (failFast only). */
@@ -82,8 +87,9 @@ const REASONS: DenyReason[] = ['cooldown', 'window', 'class_window', 'concurrenc
 // earliest lease expiry; a release can come any time).
 const EXACT: ReadonlySet<DenyReason> = new Set(['cooldown', 'window', 'class_window'])
 
-// KEYS: window log, leases, cool-down, class window log, class leases.
-// ARGV: call id, window ms (0 = no window), calls, class calls, max concurrent, class concurrent, lease ms.
+// KEYS: window log, leases, cool-down, class window log, class leases, last grant (pace).
+// ARGV: call id, window ms (0 = no window), calls, class calls, max concurrent, class concurrent,
+// lease ms, burst (calls in the window before starts are paced; 0 = never paced).
 // Returns {1, grantedAt, leasesHeld} or {0, waitMs, reasonIndex}.
 const ACQUIRE = new LuaScript(`${LUA_NOW_MS}
 local id = ARGV[1]
@@ -121,6 +127,15 @@ if windowMs > 0 then
   if w then return {0, w, 1} end
   w = full(KEYS[4], tonumber(ARGV[4]), windowMs)
   if w then return {0, w, 2} end
+  -- Beyond a burst, starts are spread evenly (one per window / calls, for every replica together),
+  -- as the in-process limiter does: callers then wait in the coalescer's open batches and calls go
+  -- out full, instead of the whole window leaving in one burst of half-empty calls (npm run bench).
+  local burst = tonumber(ARGV[8])
+  if burst > 0 and redis.call('ZCARD', KEYS[1]) >= burst then
+    local last = tonumber(redis.call('GET', KEYS[6]) or '0')
+    local gap = math.floor(windowMs / tonumber(ARGV[3]))
+    if now < last + gap then return {0, last + gap - now, 1} end
+  end
 end
 local c = full(KEYS[2], tonumber(ARGV[5]), 0)
 if c then return {0, c, 3} end
@@ -134,8 +149,9 @@ redis.call('PEXPIRE', KEYS[1], horizon + 1000)
 redis.call('PEXPIRE', KEYS[4], horizon + 1000)
 redis.call('PEXPIRE', KEYS[2], leaseMs + 1000)
 redis.call('PEXPIRE', KEYS[5], leaseMs + 1000)
+if windowMs > 0 then redis.call('SET', KEYS[6], now, 'PX', windowMs) end
 return {1, now, redis.call('ZCARD', KEYS[2])}
-`, 5)
+`, 6)
 
 // KEYS: window log, leases, class window log, class leases. ARGV: call id, horizon ms.
 // Marketo stamps a call when it arrives, which may be after the slot was granted; moving the
@@ -184,7 +200,7 @@ export class RedisCallGate implements CallBudget {
   private readonly now: () => number
   private readonly pollMs: number
   private readonly shares: Record<string, number>
-  private readonly keys: { win: string, lease: string, cool: string }
+  private readonly keys: { win: string, lease: string, cool: string, pace: string }
   private held = 0
   private avgHoldMs = 0
   private waiting = 0
@@ -205,7 +221,7 @@ export class RedisCallGate implements CallBudget {
     }
     if (opts.leaseMs <= 0 || opts.maxConcurrent < 1) throw new Error('leaseMs and maxConcurrent must be positive')
     const tag = `{${opts.prefix ?? 'mkto'}:gate}`
-    this.keys = { win: `${tag}:win`, lease: `${tag}:lease`, cool: `${tag}:cool` }
+    this.keys = { win: `${tag}:win`, lease: `${tag}:lease`, cool: `${tag}:cool`, pace: `${tag}:pace` }
   }
 
   get inFlight (): number { return this.held }
@@ -338,14 +354,15 @@ export class RedisCallGate implements CallBudget {
     const c = this.opts.maxConcurrent
     let reply: unknown
     try {
-      reply = await ACQUIRE.run(this.redis, [this.keys.win, this.keys.lease, this.keys.cool, cls.win, cls.lease], [
+      reply = await ACQUIRE.run(this.redis, [this.keys.win, this.keys.lease, this.keys.cool, cls.win, cls.lease, this.keys.pace], [
         id,
         rate?.windowMs ?? 0,
         rate?.calls ?? 0,
         rate === null ? 0 : Math.max(1, Math.floor(share * rate.calls)),
         c,
         Math.max(1, Math.floor(share * c)),
-        this.opts.leaseMs
+        this.opts.leaseMs,
+        rate === null || this.opts.pace !== true ? 0 : Math.max(1, Math.floor(Math.min(c, rate.calls / 2)))
       ])
     } catch (err) {
       this.opts.onError?.(err as Error)
