@@ -87,4 +87,53 @@ describe('REDIS_URL wiring', () => {
       await alone.close()
     }
   })
+
+  it('20015 on one replica: the other fails fast within about a second, without calling Marketo', async () => {
+    const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `quota${Date.now()}`, MARKETO_MAX_ATTEMPTS: '1' }
+    const a = await startGateway({ backend: 'soap', env })
+    const b = await startGateway({ backend: 'soap', env })
+    try {
+      a.sim.knobs.enqueue({ fault: 20015 })
+      const refused = await request(`${a.url}/opportunities`, { method: 'POST', body: insert(`quota-${randomUUID()}`) })
+      assert.equal(refused.body.code, 'UPSTREAM_QUOTA_EXCEEDED')
+      let fromB = await request(`${b.url}/opportunities`, { method: 'POST', body: insert(`quota-${randomUUID()}`) })
+      for (let i = 0; i < 50 && fromB.body.code !== 'UPSTREAM_QUOTA_EXCEEDED'; i++) {
+        await sleep(100)
+        fromB = await request(`${b.url}/opportunities`, { method: 'POST', body: insert(`quota-${randomUUID()}`) })
+      }
+      const called = b.sim.ledger.length
+      const again = await request(`${b.url}/opportunities`, { method: 'POST', body: insert(`quota-${randomUUID()}`) })
+      assert.equal(again.status, 429)
+      assert.equal(again.body.code, 'UPSTREAM_QUOTA_EXCEEDED')
+      assert.match(String(again.headers.get('retry-after')), /^\d+$/)
+      assert.equal(b.sim.ledger.length, called, 'B no longer calls Marketo')
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
+  it('20023 on one replica pauses the other (shared cool-down): it answers 429 without calling Marketo', async () => {
+    const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `cool${Date.now()}`, MARKETO_MAX_ATTEMPTS: '1', REQUEST_TIMEOUT_MS: '15000' }
+    const a = await startGateway({ backend: 'soap', env })
+    const b = await startGateway({ backend: 'soap', env })
+    try {
+      a.sim.knobs.enqueue({ fault: 20023 })
+      const refused = await request(`${a.url}/opportunities`, { method: 'POST', body: insert(`cool-${randomUUID()}`) })
+      assert.equal(refused.body.code, 'UPSTREAM_RATE_LIMITED')
+      // The pause (one 20 s window) outlasts B's request deadline: refused at once, nothing sent.
+      let fromB = await request(`${b.url}/opportunities`, { method: 'POST', body: insert(`cool-${randomUUID()}`) })
+      for (let i = 0; i < 20 && fromB.status !== 429; i++) {
+        await sleep(100)
+        fromB = await request(`${b.url}/opportunities`, { method: 'POST', body: insert(`cool-${randomUUID()}`) })
+      }
+      assert.equal(fromB.status, 429)
+      assert.equal(fromB.body.code, 'RATE_LIMITED')
+      assert.match(fromB.body.detail, /pause/)
+      assert.equal(b.sim.ledger.length, 0)
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
 })
