@@ -159,3 +159,28 @@ export function fixedBody (n) {
     }))
   }
 }
+
+/** A throw-away redis-server (no persistence, noeviction) on a free port, for the replica phases. */
+export async function startRedisServer () {
+  const port = await freePort()
+  const child = spawn(process.env.REDIS_SERVER ?? 'redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--loglevel', 'warning'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  child.output = ''
+  child.stderr.on('data', (d) => { child.output = (child.output + d).slice(-20_000) })
+  child.exited = new Promise((resolve) => child.once('exit', (code, signal) => { children.delete(child); resolve({ code, signal }) }))
+  children.add(child)
+  const { connect } = await import('node:net')
+  const ping = () => new Promise((resolve) => {
+    const s = connect({ host: HOST, port })
+    s.setTimeout(300, () => { s.destroy(); resolve(false) })
+    s.once('error', () => resolve(false))
+    s.once('connect', () => s.write('PING\r\n'))
+    s.once('data', (d) => { s.destroy(); resolve(String(d).startsWith('+PONG')) })
+  })
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited: ${child.output}`)
+    if (await ping()) return { child, port, url: `redis://${HOST}:${port}` }
+    await sleep(50)
+  }
+  child.kill('SIGKILL')
+  throw new Error('redis-server did not answer PING within 5 s')
+}

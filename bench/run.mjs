@@ -1,7 +1,7 @@
 // npm run bench: budget use, overhead, memory and soak, start-up — every server on 127.0.0.1, each
 // in its own child process, every phase bounded in time. See BENCHMARKS.md.
 //
-//   node bench/run.mjs [--quick] [--only=startup,budget,overhead,job,soak] [--runs=N] [--profile] [--json=FILE]
+//   node bench/run.mjs [--quick] [--only=startup,budget,replicas,redisgate,overhead,job,soak] [--runs=N] [--profile] [--json=FILE]
 //   env: BENCH_QUICK=1, BENCH_RUNS, BENCH_DURATION_S, BENCH_WARMUP_S, BENCH_SOAK_S, BENCH_CONNECTIONS,
 //        BENCH_RATE_CALLS, BENCH_RATE_WINDOW_MS, BENCH_BUDGET_WINDOWS, BENCH_BUDGET_CONNECTIONS
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -10,8 +10,8 @@ import { connect } from 'node:net'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import {
-  HOST, fixedBody, freePort, httpGet, killAll, load, median, rssBytes, scrapeMetrics, sleep,
-  startChild, stopChild, waitReady
+  HOST, fixedBody, freePort, httpGet, killAll, load, median, percentile, rssBytes, scrapeMetrics, sleep,
+  startChild, startRedisServer, stopChild, waitReady
 } from './lib.mjs'
 import { topSelfTime } from './profile.mjs'
 
@@ -49,7 +49,7 @@ const CFG = {
   jobRateCalls: num('BENCH_JOB_RATE_CALLS', 100, 100),
   jobRateWindowMs: num('BENCH_JOB_RATE_WINDOW_MS', 2_000, 2_000)
 }
-const ONLY = new Set((flags.only ?? 'startup,budget,overhead,job,soak').split(','))
+const ONLY = new Set((flags.only ?? 'startup,budget,replicas,redisgate,overhead,job,soak').split(','))
 const SIM = 'dist/simulator/server.js'
 const GATEWAY = 'dist/src/server.js'
 const CREDS = { MARKETO_USER_ID: 'demo17_1_809934544BFABAE58E5D27', MARKETO_ENCRYPTION_KEY: '27272727aa' }
@@ -114,7 +114,9 @@ async function benchStartup () {
 }
 
 // ---------------------------------------------------------------- budget use
-async function benchBudget () {
+// replicas 2: two gateways on one redis-server (REDIS_URL), the connections split over both; the
+// limits are the subscription's, shared by the two (issue #15).
+async function benchBudget ({ replicas = 1 } = {}) {
   const { rateCalls: C, rateWindowMs: W, budgetWindows: K, budgetConnections: N } = CFG
   const sim = await startSimulator({
     SIMULATOR_ADMIN: '1',
@@ -123,7 +125,11 @@ async function benchBudget () {
     SIMULATOR_MAX_CONCURRENT: '10',
     SIMULATOR_DAILY_QUOTA: '0'
   })
-  const gw = await startGateway(sim, { MARKETO_RATE_LIMIT_CALLS: String(C), MARKETO_RATE_LIMIT_WINDOW_MS: String(W) })
+  const redis = replicas > 1 ? await startRedisServer() : undefined
+  const shared = redis === undefined ? {} : { REDIS_URL: redis.url, MARKETO_REPLICAS: String(replicas) }
+  const gws = []
+  for (let i = 0; i < replicas; i++) gws.push(await startGateway(sim, { MARKETO_RATE_LIMIT_CALLS: String(C), MARKETO_RATE_LIMIT_WINDOW_MS: String(W), ...shared }))
+  const gw = gws[0]
   const runId = `${Date.now().toString(36)}`
   let seq = 0
   let createdInResponses = 0
@@ -132,9 +138,9 @@ async function benchBudget () {
     const started = Date.now()
     const t0 = started + W
     const t1 = t0 + K * W
-    const result = await load({
-      url: gw.base,
-      connections: N,
+    const results = await Promise.all(gws.map((g) => load({
+      url: g.base,
+      connections: Math.ceil(N / replicas),
       duration: (t1 - started) / 1000 + 0.5,
       timeout: Math.ceil((W * 3 + 30_000) / 1000),
       requests: [{
@@ -150,7 +156,8 @@ async function benchBudget () {
           if (status === 200) createdInResponses += Number(/"created":(\d+)/.exec(body)?.[1] ?? 0)
         }
       }]
-    })
+    })))
+    const result = combine(results)
     const stats = JSON.parse((await httpGet(`${sim.base}/__admin/stats`)).body)
     const ledger = JSON.parse((await httpGet(`${sim.base}/__admin/ledger`, 30_000)).body)
     const syncs = ledger.filter((e) => e.operation === 'syncMObjects')
@@ -184,13 +191,97 @@ async function benchBudget () {
       rejected: result.non2xx + result.errors + result.timeouts,
       requests: result.ok,
       statusCodeStats: result.statusCodeStats,
-      gatewayRssMB: rssBytes(gw.child.pid) / 2 ** 20
+      gatewayRssMB: rssBytes(gw.child.pid) / 2 ** 20,
+      replicas,
+      // Times a replica took Redis for unavailable and used its local share (should be 0).
+      redisFallbacks: gws.reduce((a, g) => a + (g.child.output.match(/Redis unavailable/g)?.length ?? 0), 0)
     }
-    log('budget', JSON.stringify(out))
+    log(replicas > 1 ? `budget, ${replicas} replicas` : 'budget', JSON.stringify(out))
     return out
   } finally {
-    await stopChild(gw.child)
+    for (const g of gws) await stopChild(g.child)
     await stopChild(sim.child)
+    if (redis !== undefined) await stopChild(redis.child)
+  }
+}
+
+// Several load() results as one: counts summed; p50/p99 from the per-replica values (the larger,
+// a conservative stand-in for the merged histogram), max the largest.
+function combine (results) {
+  if (results.length === 1) return results[0]
+  const sum = (k) => results.reduce((a, r) => a + r[k], 0)
+  const statusCodeStats = {}
+  for (const r of results) for (const [code, v] of Object.entries(r.statusCodeStats ?? {})) statusCodeStats[code] = { count: (statusCodeStats[code]?.count ?? 0) + v.count }
+  return {
+    requests: sum('requests'),
+    rps: sum('rps'),
+    duration: Math.max(...results.map((r) => r.duration)),
+    ok: sum('ok'),
+    non2xx: sum('non2xx'),
+    errors: sum('errors'),
+    timeouts: sum('timeouts'),
+    statusCodeStats,
+    p50: Math.max(...results.map((r) => r.p50)),
+    p99: Math.max(...results.map((r) => r.p99)),
+    max: Math.max(...results.map((r) => r.max))
+  }
+}
+
+// ---------------------------------------------------------------- the Redis gate's own cost
+// (a) The gate alone, in this process: acquire + release of the in-process Limiter and of the
+// Redis call gate (one Lua script each way, over loopback), limits too high to ever wait.
+// (b) End to end: one connection of 1-object writes to a gateway without and with REDIS_URL
+// (gate, quota count, caller limit), the difference of the medians being what Redis adds per call.
+async function benchRedisGate () {
+  const redis = await startRedisServer()
+  const { Limiter } = await import('../dist/src/upstream/state/limiter.js')
+  const { RedisCallGate } = await import('../dist/src/upstream/state/redis/call-gate.js')
+  const { createRedisClient, waitReady: redisReady } = await import('../dist/src/upstream/state/redis/client.js')
+  const client = createRedisClient({ url: redis.url })
+  const out = {}
+  try {
+    await redisReady(client, 5_000)
+    const n = QUICK ? 2_000 : 10_000
+    const time = async (acquire) => {
+      const t = []
+      for (let i = 0; i < 200; i++) (await acquire())()
+      for (let i = 0; i < n; i++) {
+        const s = performance.now()
+        const release = await acquire()
+        t.push(performance.now() - s)
+        release()
+      }
+      t.sort((a, b) => a - b)
+      return { p50: percentile(t, 50), p99: percentile(t, 99) }
+    }
+    const limiter = new Limiter({ maxConcurrent: 10, rate: { calls: 1e9, windowMs: 20_000 }, maxQueue: 100 })
+    const gate = new RedisCallGate({ redis: client, maxConcurrent: 10, rate: { calls: 1e9, windowMs: 20_000 }, leaseMs: 12_000, maxQueue: 100, failFast: true })
+    out.inProcess = await time(() => limiter.acquire(Date.now() + 10_000))
+    out.redis = await time(() => gate.acquire(Date.now() + 10_000))
+    // The window log keeps 20 s of call ids: let releases land before the next phase.
+    await sleep(200)
+    gate.close()
+    limiter.close()
+    log('gate acquire ms', JSON.stringify(out))
+
+    const sim = await startSimulator({ SIMULATOR_LIMITS: 'off' })
+    try {
+      const env = { COALESCE_WINDOW_MS: '0', MARKETO_RATE_LIMIT_WINDOW_MS: '0' }
+      const local = await startGateway(sim, env)
+      const shared = await startGateway(sim, { ...env, REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench${Date.now().toString(36)}` })
+      try {
+        out.e2eLocal = await httpLoad(local.base, 1, 1)
+        out.e2eRedis = await httpLoad(shared.base, 1, 1)
+      } finally {
+        await stopChild(local.child)
+        await stopChild(shared.child)
+      }
+    } finally { await stopChild(sim.child) }
+    log('gateway 1 obj, 1 connection: in-process p50/p99', out.e2eLocal.p50.toFixed(2), out.e2eLocal.p99.toFixed(2), '| Redis', out.e2eRedis.p50.toFixed(2), out.e2eRedis.p99.toFixed(2))
+    return out
+  } finally {
+    client.disconnect()
+    await stopChild(redis.child)
   }
 }
 
@@ -199,7 +290,7 @@ async function benchBudget () {
 // window as Marketo's, the window shortened so the phase takes seconds), while one interactive
 // writer keeps sending single-object requests: job objects/s against the ceiling of its share
 // (JOB_BUDGET_SHARE × calls per window × 100 objects per call), faults, and the interactive latency.
-async function startRedisServer () {
+async function startJobRedis () {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'bench-redis-'))
   const child = spawn('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--dir', dir], { stdio: 'ignore' })
@@ -219,7 +310,7 @@ async function benchJob () {
   const W = CFG.jobRateWindowMs
   const N = CFG.jobObjects
   const share = 0.5
-  const redis = await startRedisServer()
+  const redis = await startJobRedis()
   const sim = await startSimulator({ SIMULATOR_ADMIN: '1', SIMULATOR_RATE_CALLS: String(C), SIMULATOR_RATE_WINDOW_MS: String(W), SIMULATOR_MAX_CONCURRENT: '10', SIMULATOR_DAILY_QUOTA: '0' })
   const gw = await startGateway(sim, { REDIS_URL: redis.url, JOB_BUDGET_SHARE: String(share), MARKETO_RATE_LIMIT_CALLS: String(C), MARKETO_RATE_LIMIT_WINDOW_MS: String(W) })
   try {
@@ -443,6 +534,24 @@ function report (runs, soak) {
     row('budget', 'p50 / p99 / max latency ms', `${fmt(b((x) => x.p50), 0)} / ${fmt(b((x) => x.p99), 0)} / ${fmt(b((x) => x.max), 0)}`, `max <= ${fmt(b((x) => x.waitBoundMs), 0)}`, b((x) => x.max) <= b((x) => x.waitBoundMs))
     row('budget', 'rejected requests', fmt(b((x) => x.rejected), 0), '0', b((x) => x.rejected) === 0)
   }
+  if (runs.some((r) => r.replicas)) {
+    const b = (f) => pick(runs.filter((r) => r.replicas), (r) => f(r.replicas))
+    row('2 replicas', 'budget use (one Redis, connections split)', pct(b((x) => x.budgetUse)), '>= 95%', b((x) => x.budgetUse) >= 0.95)
+    row('2 replicas', 'objects per call', fmt(b((x) => x.objectsPerCall), 1), '~100')
+    row('2 replicas', 'faults 20023 / 20024', `${b((x) => x.faults20023)} / ${b((x) => x.faults20024)}`, '0 / 0', b((x) => x.faults20023 + x.faults20024) === 0)
+    row('2 replicas', 'p50 / p99 / max latency ms', `${fmt(b((x) => x.p50), 0)} / ${fmt(b((x) => x.p99), 0)} / ${fmt(b((x) => x.max), 0)}`, `max <= ${fmt(b((x) => x.waitBoundMs), 0)}`, b((x) => x.max) <= b((x) => x.waitBoundMs))
+    row('2 replicas', 'rejected requests', fmt(b((x) => x.rejected), 0), '0', b((x) => x.rejected) === 0)
+    row('2 replicas', 'switches to the local share (Redis taken for away)', fmt(b((x) => x.redisFallbacks), 0), '0', b((x) => x.redisFallbacks) === 0)
+  }
+  if (runs.some((r) => r.redisgate)) {
+    const g = (f) => pick(runs.filter((r) => r.redisgate), (r) => f(r.redisgate))
+    row('redis gate', 'acquire+release p50 / p99 ms: in-process', `${fmt(g((x) => x.inProcess.p50), 3)} / ${fmt(g((x) => x.inProcess.p99), 3)}`)
+    row('redis gate', 'acquire+release p50 / p99 ms: Redis', `${fmt(g((x) => x.redis.p50), 3)} / ${fmt(g((x) => x.redis.p99), 3)}`)
+    row('redis gate', 'added per call p50 / p99 ms (gate alone)', `${fmt(g((x) => x.redis.p50 - x.inProcess.p50), 3)} / ${fmt(g((x) => x.redis.p99 - x.inProcess.p99), 3)}`)
+    row('redis gate', 'gateway 1 obj, 1 conn p50 / p99 ms: in-process', `${fmt(g((x) => x.e2eLocal.p50))} / ${fmt(g((x) => x.e2eLocal.p99))}`)
+    row('redis gate', 'gateway 1 obj, 1 conn p50 / p99 ms: REDIS_URL', `${fmt(g((x) => x.e2eRedis.p50))} / ${fmt(g((x) => x.e2eRedis.p99))}`)
+    row('redis gate', 'added per request p50 / p99 ms (end to end)', `${fmt(g((x) => x.e2eRedis.p50 - x.e2eLocal.p50))} / ${fmt(g((x) => x.e2eRedis.p99 - x.e2eLocal.p99))}`)
+  }
   if (runs.some((r) => r.overhead)) {
     for (const n of [1, 100]) {
       const o = (f) => pick(runs.filter((r) => r.overhead), (r) => f(r.overhead[n]))
@@ -507,6 +616,8 @@ async function main () {
     const r = {}
     if (ONLY.has('startup')) r.startup = await benchStartup()
     if (ONLY.has('budget')) r.budget = await benchBudget()
+    if (ONLY.has('replicas')) r.replicas = await benchBudget({ replicas: 2 })
+    if (ONLY.has('redisgate')) r.redisgate = await benchRedisGate()
     if (ONLY.has('overhead')) r.overhead = await benchOverhead()
     if (ONLY.has('job')) r.job = await benchJob()
     runs.push(r)

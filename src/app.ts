@@ -23,6 +23,8 @@ import jobRoutes from './jobs/routes.js'
 import { DescribeCache } from './upstream/describe-cache.js'
 import { readSchemas } from './http/schemas/reads.js'
 import { sharedSchemas } from './http/schemas/common.js'
+import { openSharedRedis } from './upstream/state/redis/shared.js'
+import { RedisIdempotencyStore } from './upstream/state/redis/idempotency-store.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -127,18 +129,30 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     return payload
   })
 
+  // Several replicas (REDIS_URL): one connection for every piece of shared state.
+  const shared = config.redis === null ? undefined : await openSharedRedis(config.redis, app.log, { connectionName: `marketo-gateway:${process.pid}` })
+  if (shared !== undefined) app.addHook('onClose', async () => { await shared.close() })
+
   await app.register(errorsPlugin)
   // Before auth: a CORS preflight is answered before the auth hook runs (src/plugins/cors.ts).
   await app.register(corsPlugin, { origins: config.corsOrigins })
-  await app.register(authPlugin, { auth: config.auth, embeddedSimulator: (config.marketo.backend === 'rest' ? config.marketo.rest.endpoint : config.marketo.endpoint) === undefined })
+  await app.register(authPlugin, {
+    auth: config.auth,
+    embeddedSimulator: (config.marketo.backend === 'rest' ? config.marketo.rest.endpoint : config.marketo.endpoint) === undefined,
+    shared: shared === undefined ? undefined : { redis: shared.client, prefix: shared.prefix, available: () => shared.health.available }
+  })
   await app.register(auditPlugin)
   await app.register(swaggerPlugin)
   await app.register(openapi30Plugin)
   await app.register(metricsPlugin)
-  await app.register(marketoPlugin, { config, now: opts.now })
+  await app.register(marketoPlugin, { config, now: opts.now, shared })
   if (tracing !== undefined) app.marketo.calls.setTracer(tracing.calls)
   await app.register(budgetMetricsPlugin, config.marketo.quotaDay)
-  await app.register(idempotencyPlugin, config.idempotency)
+  await app.register(idempotencyPlugin, {
+    ...config.idempotency,
+    store: shared === undefined ? undefined : new RedisIdempotencyStore({ redis: shared.client, prefix: shared.prefix }),
+    available: shared === undefined ? undefined : () => shared.health.available
+  })
   await app.register(healthRoutes)
   const reader = app.marketo.reader
   const describeCache = new DescribeCache(reader, config.describe.cacheTtlMs)

@@ -49,6 +49,13 @@ export const EnvSchema = Type.Object({
   COALESCE_WINDOW_MS: Int(2, 0, 1_000, 'How long concurrent writes of one type and operation wait to share a Marketo call (a batch also stays open while it waits for a call slot); 0 turns coalescing off'),
   IDEMPOTENCY_TTL_MS: Int(86_400_000, 100, 7 * 86_400_000, 'How long a response is kept for replay under its Idempotency-Key'),
   IDEMPOTENCY_MAX_ENTRIES: Int(100_000, 1, 10_000_000, 'Idempotency records kept in memory (oldest completed ones evicted first)'),
+  IDEMPOTENCY_LEASE_MS: Int(60_000, 100, 3_600_000, 'How long an Idempotency-Key claim survives a gateway replica that stopped (renewed every third of it while the request runs); after it, the key is taken over, or answers 409 IDEMPOTENCY_OUTCOME_UNKNOWN if its Marketo call had started'),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'redis:// or rediss:// URL of the Redis shared by every replica (call budget, cool-down, daily quota, Idempotency-Key records, per-key caller limit); unset: all state stays in this process. Never logged with its password' })),
+  REDIS_PASSWORD: Type.Optional(Type.String({ minLength: 1, description: 'Redis password, overriding any in REDIS_URL; never logged' })),
+  REDIS_KEY_PREFIX: Type.String({ default: 'mkto', pattern: '^[A-Za-z0-9_-]{1,32}$', description: 'Namespace of the shared keys: one per Marketo subscription; every replica of one gateway uses the same' }),
+  MARKETO_REPLICAS: Int(1, 1, 100, 'Replicas sharing the Marketo subscription; with REDIS_URL, while Redis is unreachable each replica falls back to its local share (the limits divided by this number)'),
+  MARKETO_INTERACTIVE_SHARE: Type.Number({ default: 1, exclusiveMinimum: 0, maximum: 1, description: 'With REDIS_URL: share of the call window and concurrency that interactive requests may use' }),
+  MARKETO_BULK_SHARE: Type.Number({ default: 0.5, exclusiveMinimum: 0, maximum: 1, description: 'With REDIS_URL: share of the call window and concurrency that bulk work (jobs) may use on its own, so interactive requests always keep the rest' }),
   API_KEYS: Type.Optional(Type.String({ minLength: 1, description: 'Caller API keys as comma-separated name:sha256hex pairs (hashes only, see docs/security.md); several at once for rotation' })),
   AUTH_DISABLED: Type.Optional(Type.Literal(AUTH_DISABLED_VALUE, { description: `Set to exactly "${AUTH_DISABLED_VALUE}" to run without API keys against a real MARKETO_SOAP_ENDPOINT` })),
   API_KEY_RATE_LIMIT: Int(600, 0, 1_000_000, 'Requests allowed per API key per API_KEY_RATE_WINDOW_MS; 0 turns the per-key limit off'),
@@ -66,7 +73,6 @@ export const EnvSchema = Type.Object({
   OTEL_RESOURCE_ATTRIBUTES: Type.Optional(Type.String({ description: 'OpenTelemetry: extra resource attributes as key=value pairs, comma-separated (e.g. deployment.environment=prod); OTEL_SERVICE_NAME wins for service.name' })),
   OTEL_TRACES_SAMPLER: Type.Union(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'].map((s) => Type.Literal(s)), { default: 'parentbased_always_on', description: 'OpenTelemetry: which requests are traced; parentbased_*: a caller\'s sampled flag in traceparent decides' }),
   OTEL_TRACES_SAMPLER_ARG: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'OpenTelemetry: the ratio (0 to 1, default 1) of traceidratio and parentbased_traceidratio' })),
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis shared by the replicas (redis://host:6379 or rediss://…; maxmemory-policy noeviction). Required for bulk jobs (POST /jobs answers 503 without it)' })),
   JOB_MAX_OBJECTS: Int(100_000, 1, 1_000_000, 'Most objects in one bulk job (POST /jobs)'),
   JOB_MAX_BODY_BYTES: Int(64 * 1024 * 1024, 1024, 1024 * 1024 * 1024, 'Largest POST /jobs body (JSON or NDJSON, read as a stream for NDJSON); one NDJSON line may be at most BODY_LIMIT_BYTES'),
   JOB_BUDGET_SHARE: Type.Number({ default: 0.5, exclusiveMinimum: 0, maximum: 1, description: 'Share of the Marketo call window and concurrency that bulk jobs may use, across every replica (the rest stays for interactive requests)' }),
@@ -104,9 +110,15 @@ export interface Config {
     /** The daily quota and the time zone of its midnight reset, for the budget metrics. */
     quotaDay: { dailyCalls: number, timeZone: string }
     breaker: { failureThreshold: number, openMs: number }
+    /** Replicas sharing the subscription (the local share while Redis is away). */
+    replicas: number
+    /** Traffic classes and the share of the budget each may use (REDIS_URL only). */
+    shares: { interactive: number, bulk: number }
   }
   requestTimeoutMs: number
-  idempotency: { ttlMs: number, maxEntries: number }
+  idempotency: { ttlMs: number, maxEntries: number, leaseMs: number }
+  /** Shared state for several replicas; null: everything in this process. */
+  redis: RedisConfig | null
   describe: { cacheTtlMs: number, validateCustomFields: boolean }
   coalesceWindowMs: number
   bodyLimitBytes: number
@@ -138,6 +150,12 @@ export interface JobsConfig {
   lockMs: number
   chunkAttempts: number
   worker: boolean
+}
+
+export interface RedisConfig {
+  url: string
+  password?: string
+  prefix: string
 }
 
 export interface ApiKeyEntry {
@@ -228,10 +246,13 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       maxAttempts: e.MARKETO_MAX_ATTEMPTS,
       quotaResetMs: e.MARKETO_QUOTA_RESET_MS,
       quotaDay: { dailyCalls: e.MARKETO_DAILY_QUOTA, timeZone: e.MARKETO_QUOTA_TIMEZONE },
-      breaker: { failureThreshold: e.BREAKER_FAILURE_THRESHOLD, openMs: e.BREAKER_OPEN_MS }
+      breaker: { failureThreshold: e.BREAKER_FAILURE_THRESHOLD, openMs: e.BREAKER_OPEN_MS },
+      replicas: e.MARKETO_REPLICAS,
+      shares: { interactive: e.MARKETO_INTERACTIVE_SHARE, bulk: e.MARKETO_BULK_SHARE }
     },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
-    idempotency: { ttlMs: e.IDEMPOTENCY_TTL_MS, maxEntries: e.IDEMPOTENCY_MAX_ENTRIES },
+    idempotency: { ttlMs: e.IDEMPOTENCY_TTL_MS, maxEntries: e.IDEMPOTENCY_MAX_ENTRIES, leaseMs: e.IDEMPOTENCY_LEASE_MS },
+    redis: e.REDIS_URL === undefined ? null : { url: e.REDIS_URL, password: e.REDIS_PASSWORD, prefix: e.REDIS_KEY_PREFIX },
     describe: { cacheTtlMs: e.DESCRIBE_CACHE_TTL_MS, validateCustomFields: e.VALIDATE_CUSTOM_FIELDS },
     coalesceWindowMs: e.COALESCE_WINDOW_MS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,

@@ -3,6 +3,7 @@ import type { MObject, MObjStatus, SyncOperation } from '../domain/model.js'
 import type { CallSlot } from './state/admission.js'
 import type { MarketoBackend, SyncCall, SyncCallPlan } from './backend.js'
 import type { CallExecutor, CallLog } from './executor.js'
+import { checkBeforeSend, type BeforeSend } from './coalescer.js'
 
 /** What a batch got: per object, its status from the call that carried it, or that call's error. */
 export interface CallOutcome {
@@ -40,7 +41,23 @@ export class BatchSender {
     return this.calls.acquireSlot(deadline)
   }
 
-  async send (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog, preacquired?: CallSlot): Promise<CallOutcome> {
+  async send (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog, preacquired?: CallSlot, beforeSend?: BeforeSend): Promise<CallOutcome> {
+    if (beforeSend !== undefined) {
+      // The check runs with a slot held, right before the first call (not while queueing).
+      if (preacquired === undefined) {
+        try {
+          preacquired = await this.calls.acquireSlot(deadline)
+        } catch (err) {
+          const error = this.backend.classify(err)
+          return { calls: 0, results: objects.map(() => error), error }
+        }
+      }
+      const refused = await checkBeforeSend(beforeSend)
+      if (refused !== undefined) {
+        preacquired.abandon()
+        return { calls: 0, results: objects.map(() => refused), error: refused }
+      }
+    }
     let plan: SyncCallPlan
     try {
       plan = this.backend.planSync(operation, objects)

@@ -5,14 +5,18 @@ import type { CallSlot } from './state/admission.js'
 import type { CallLog } from './executor.js'
 import type { BatchSender, CallOutcome } from './batch.js'
 
+/** Checked with a call slot held, before a request's objects are sent; false: they are not. */
+export type BeforeSend = () => Promise<boolean>
+
 export interface Dispatcher {
-  send (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog): Promise<CallOutcome>
+  send (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog, beforeSend?: BeforeSend): Promise<CallOutcome>
 }
 
 interface Entry {
   objects: MObject[]
   deadline: number
   log: CallLog
+  beforeSend?: BeforeSend
   resolve: (outcome: CallOutcome) => void
 }
 
@@ -54,13 +58,13 @@ export class Coalescer implements Dispatcher {
 
   constructor (private readonly executor: BatchSender, private readonly opts: CoalescerOptions) {}
 
-  send (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog): Promise<CallOutcome> {
+  send (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog, beforeSend?: BeforeSend): Promise<CallOutcome> {
     const type = objects[0]?.type
     const records = this.recordsOf(objects)
     const earlier = this.earlier(records)
     // Mixed types depend on their order inside one call; full chunks gain nothing from merging.
     if (this.opts.windowMs <= 0 || objects.length >= this.opts.maxObjects || objects.some((o) => o.type !== type)) {
-      return this.direct(operation, objects, deadline, log, records, earlier)
+      return this.direct(operation, objects, deadline, log, records, earlier, beforeSend)
     }
     return new Promise((resolve) => {
       const key = `${operation}:${type}`
@@ -80,7 +84,7 @@ export class Coalescer implements Dispatcher {
         const b = batch
         b.timer = setTimeout(() => { this.acquire(b) }, this.opts.windowMs)
       }
-      batch.entries.push({ objects, deadline, log, resolve })
+      batch.entries.push({ objects, deadline, log, beforeSend, resolve })
       batch.size += objects.length
       for (const r of records) {
         batch.records.add(r)
@@ -120,14 +124,14 @@ export class Coalescer implements Dispatcher {
   }
 
   /** A send that is not merged, after any send in flight that carries one of its records. */
-  private async direct (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog, records: Set<string>, earlier: Set<Promise<void>>): Promise<CallOutcome> {
-    if (records.size === 0) return await this.executor.send(operation, objects, deadline, log)
+  private async direct (operation: SyncOperation, objects: MObject[], deadline: number, log: CallLog, records: Set<string>, earlier: Set<Promise<void>>, beforeSend?: BeforeSend): Promise<CallOutcome> {
+    if (records.size === 0) return await this.executor.send(operation, objects, deadline, log, undefined, beforeSend)
     let finish = (): void => {}
     const done = new Promise<void>((resolve) => { finish = resolve })
     for (const r of records) this.inflight.set(r, done)
     try {
       if (earlier.size > 0) await Promise.all(earlier)
-      return await this.executor.send(operation, objects, deadline, log)
+      return await this.executor.send(operation, objects, deadline, log, undefined, beforeSend)
     } finally {
       this.settle(records, done, finish)
     }
@@ -159,7 +163,11 @@ export class Coalescer implements Dispatcher {
   }
 
   private async dispatch (batch: Batch, slot: CallSlot): Promise<void> {
-    const entries = batch.entries
+    const entries = await admitted(batch.entries)
+    if (entries.length === 0) {
+      slot.abandon()
+      return
+    }
     const objects = entries.flatMap((e) => e.objects)
     const deadline = Math.min(...entries.map((e) => e.deadline))
     this.opts.onFlush?.(entries.length, objects.length)
@@ -178,6 +186,7 @@ export class Coalescer implements Dispatcher {
     if (entries.length > 1 && error !== undefined && error.code === 'UPSTREAM_REJECTED' &&
         outcome.results.every((r) => r instanceof GatewayError && !r.sent)) {
       await Promise.all(entries.map(async (e) => {
+        // Its beforeSend already passed (phase calling is written).
         const alone = await this.executor.send(batch.operation, e.objects, e.deadline, e.log)
         e.resolve({ ...alone, calls: alone.calls + outcome.calls })
       }))
@@ -190,5 +199,31 @@ export class Coalescer implements Dispatcher {
       const own = results.find((r): r is GatewayError => r instanceof GatewayError)
       e.resolve({ calls: outcome.calls, results, error: own })
     }
+  }
+}
+
+/**
+ * The entries whose beforeSend (Idempotency-Key phase calling, issue #15) allows the call; the
+ * others are answered at once, not applied.
+ */
+async function admitted (entries: Entry[]): Promise<Entry[]> {
+  if (entries.every((e) => e.beforeSend === undefined)) return entries
+  const ok = await Promise.all(entries.map((e) => checkBeforeSend(e.beforeSend)))
+  return entries.filter((e, i) => {
+    const error = ok[i]
+    if (error === undefined) return true
+    e.resolve({ calls: 0, results: e.objects.map(() => error), error })
+    return false
+  })
+}
+
+/** undefined when the call may go; otherwise why not (never sent). */
+export async function checkBeforeSend (beforeSend: BeforeSend | undefined): Promise<GatewayError | undefined> {
+  if (beforeSend === undefined) return undefined
+  try {
+    if (await beforeSend()) return undefined
+    return new GatewayError('IDEMPOTENCY_KEY_IN_USE', 'this request lost its Idempotency-Key claim (its lease expired and another request took the key over) before its Marketo call, so nothing was sent', { sent: false, retryAfterMs: 1_000 })
+  } catch (err) {
+    return new GatewayError('IDEMPOTENCY_UNAVAILABLE', 'the shared Idempotency-Key store did not record this request\'s Marketo call, so nothing was sent', { cause: err, sent: false, retryAfterMs: 1_000 })
   }
 }

@@ -1,7 +1,7 @@
 import { GatewayError } from '../domain/errors.js'
 import type { MObject, SyncOperation } from '../domain/model.js'
 import type { CallLog } from './executor.js'
-import type { Dispatcher } from './coalescer.js'
+import type { BeforeSend, Dispatcher } from './coalescer.js'
 import { fromCallError, fromMarketoStatus, summarize, type ObjectResult, type Summary } from '../domain/results.js'
 
 export const MAX_OBJECTS_PER_CALL = 100
@@ -57,7 +57,11 @@ export function chunk<T> (items: T[], size: number): T[][] {
 export class SyncService {
   constructor (private readonly dispatcher: Dispatcher, private readonly chunkSize = MAX_OBJECTS_PER_CALL, private readonly recordKey?: (o: MObject) => string | undefined) {}
 
-  async run (plan: SyncPlan, deadline: number, log: CallLog): Promise<SyncRun> {
+  /**
+   * beforeSend: run once a call slot is held, right before this request's first Marketo call
+   * (request.idempotencyClaim.markCalling); false or a throw: nothing of the request is sent.
+   */
+  async run (plan: SyncPlan, deadline: number, log: CallLog, beforeSend?: BeforeSend): Promise<SyncRun> {
     const chunks = chunk(plan.objects, this.chunkSize)
     const results: ObjectResult[] = new Array(plan.objects.length)
     let calls = 0
@@ -66,7 +70,7 @@ export class SyncService {
     const runChunk = async (c: number): Promise<void> => {
       const objects = chunks[c]
       const offset = c * this.chunkSize
-      const outcome = await this.dispatcher.send(plan.operation, objects, deadline, log)
+      const outcome = await this.dispatcher.send(plan.operation, objects, deadline, log, beforeSend)
       calls += outcome.calls
       if (outcome.error !== undefined) errors[c] = outcome.error
       outcome.results.forEach((r, i) => {

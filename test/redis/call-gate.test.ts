@@ -172,3 +172,61 @@ test('after a Redis restart (script cache lost) the gate loads its script again'
     await sleep(100)
   }
 })
+
+test('a call still in flight counts in the window after its grant left it (Marketo stamps it when it arrives)', async () => {
+  const [a, b] = gates({ maxConcurrent: 5, rate: { calls: 1, windowMs: 200 }, leaseMs: 5_000, maxQueue: 10, pollMs: 10 })
+  const held = await a.acquireSlot(Date.now() + 5_000)
+  await sleep(300)
+  // The grant is older than the window, but the call may not have reached Marketo yet.
+  const r = await b.tryAcquire('second-call')
+  assert.equal(r.granted, false)
+  held.release()
+  // Released: its entry moves to the answer time and leaves the window one window later.
+  let granted = false
+  for (let i = 0; i < 100 && !granted; i++) {
+    granted = (await b.tryAcquire('third-call')).granted
+    if (!granted) await sleep(20)
+  }
+  assert.ok(granted, 'the slot comes back once the call has ended and a window has passed')
+  a.close()
+  b.close()
+})
+
+test('the callers of one process take the freed slots in arrival order (FIFO), as with the in-process limiter', async () => {
+  const [a] = gates({ maxConcurrent: 1, rate: null, leaseMs: 5_000, maxQueue: 10, pollMs: 5 })
+  const first = await a.acquireSlot(Date.now() + 5_000)
+  const order: number[] = []
+  const waiting = [1, 2, 3, 4].map((n) => a.acquireSlot(Date.now() + 5_000).then((slot) => {
+    order.push(n)
+    // Hold the slot a moment, so the next one has to wait for it.
+    setTimeout(() => slot.release(), 10)
+  }))
+  assert.equal(a.queueDepth, 3, 'one polls Redis, three wait their turn')
+  first.release()
+  await Promise.all(waiting)
+  assert.deepEqual(order, [1, 2, 3, 4])
+  a.close()
+})
+
+test('with failFast, a Redis known to be away is not even asked', async () => {
+  let tries = 0
+  const gate = new RedisCallGate({ redis: redisA, maxConcurrent: 1, rate: null, leaseMs: 5_000, maxQueue: 10, failFast: true, available: () => { tries++; return false } })
+  await assert.rejects(gate.acquireSlot(Date.now() + 5_000), { name: 'RedisUnavailableError' })
+  assert.equal(tries, 1)
+  assert.equal(await redisA.exists('{mkto:gate}:lease'), 0, 'nothing written')
+  gate.close()
+})
+
+test('pace: beyond a burst of min(C, calls / 2), two replicas together start one call per window / calls', async () => {
+  const [a, b] = gates({ maxConcurrent: 2, rate: { calls: 10, windowMs: 1_000 }, leaseMs: 5_000, maxQueue: 10, pollMs: 5, pace: true })
+  const grants: number[] = []
+  for (let i = 0; i < 6; i++) {
+    const slot = await (i % 2 === 0 ? a : b).acquireSlot(Date.now() + 5_000)
+    grants.push(slot.grantedAt)
+    slot.release()
+  }
+  // The first two (the burst) may start together; every later start is ≥ 100 ms after the one before.
+  for (let i = 2; i < grants.length; i++) assert.ok(grants[i] - grants[i - 1] >= 100, `start ${i} ${grants[i] - grants[i - 1]} ms after the previous`)
+  a.close()
+  b.close()
+})

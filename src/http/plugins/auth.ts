@@ -1,4 +1,6 @@
 import fp from 'fastify-plugin'
+import rateLimit from '@fastify/rate-limit'
+import type { Redis } from 'ioredis'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { ApiKeyEntry, AuthConfig } from '../../config.js'
@@ -15,6 +17,12 @@ export interface AuthPluginOptions {
   auth: AuthConfig
   // True when the gateway runs against its embedded simulator.
   embeddedSimulator: boolean
+  /**
+   * With REDIS_URL: the per-key limit counted in Redis for every replica together
+   * (@fastify/rate-limit's Redis store). It fails open: while Redis is unavailable, requests are
+   * not limited per key (the Marketo budget still protects Marketo).
+   */
+  shared?: { redis: Redis, prefix: string, available: () => boolean }
 }
 
 export const ANONYMOUS = 'anonymous'
@@ -100,7 +108,7 @@ function checkRequestId (request: FastifyRequest): void {
   }
 }
 
-export default fp<AuthPluginOptions>(async function authPlugin (app, { auth, embeddedSimulator }) {
+export default fp<AuthPluginOptions>(async function authPlugin (app, { auth, embeddedSimulator, shared }) {
   app.decorateRequest('apiKeyName', null)
   const open = auth.disabled || auth.keys.length === 0
   if (auth.disabled) {
@@ -113,7 +121,25 @@ export default fp<AuthPluginOptions>(async function authPlugin (app, { auth, emb
   } else {
     app.log.info({ keys: auth.keys.map((k) => k.name) }, 'caller authentication on')
   }
-  const limiter = auth.rate === null || open ? null : new KeyRateLimiter(auth.rate.limit, auth.rate.windowMs)
+  const limiter = auth.rate === null || open || shared !== undefined ? null : new KeyRateLimiter(auth.rate.limit, auth.rate.windowMs)
+  if (auth.rate !== null && !open && shared !== undefined) {
+    const rate = auth.rate
+    // Route-level onRequest hooks run after this plugin's global one: apiKeyName is set by then.
+    await app.register(rateLimit, {
+      global: true,
+      max: rate.limit,
+      timeWindow: rate.windowMs,
+      redis: shared.redis,
+      nameSpace: `${shared.prefix}:caller:`,
+      keyGenerator: (request) => request.apiKeyName ?? '',
+      // Open paths carry no key; a Redis known to be away is not waited for (fail open).
+      allowList: (request) => request.apiKeyName === null || !shared.available(),
+      skipOnError: true,
+      addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
+      addHeaders: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false, 'retry-after': false },
+      errorResponseBuilder: (request, context) => new GatewayError('RATE_LIMITED', `the rate limit of API key "${request.apiKeyName ?? ''}" is reached`, { retryAfterMs: Math.max(1, context.ttl) })
+    })
+  }
 
   // onRequest runs before the body is read, so an unauthenticated caller costs no parsing.
   app.addHook('onRequest', async (request) => {

@@ -2,7 +2,8 @@ import fp from 'fastify-plugin'
 import { createHash } from 'node:crypto'
 import { configure } from 'safe-stable-stringify'
 import { GatewayError } from '../../domain/errors.js'
-import { PROBLEM_TYPE_BASE, sendProblem } from './errors.js'
+import { sendProblem, type ProblemBody } from './errors.js'
+import type { ObjectResult } from '../../domain/results.js'
 import { MemoryIdempotencyStore, idempotencyKeyOf, type IdempotencyStore } from '../../upstream/state/idempotency.js'
 
 declare module 'fastify' {
@@ -30,6 +31,11 @@ export interface IdempotencyOptions {
    */
   leaseMs?: number
   store?: IdempotencyStore
+  /**
+   * A shared store's availability (RedisHealth): while it is false, keyed requests answer 503 at
+   * once instead of waiting for a Redis command timeout.
+   */
+  available?: () => boolean
 }
 
 // Printable ASCII, long enough not to collide by accident (a UUID is the intended form).
@@ -48,6 +54,12 @@ interface Held {
   key: string
   token: string
   timer: NodeJS.Timeout
+}
+
+// A shared store that does not answer: the request is refused (fail closed). Serving it without a
+// record would break the promise that a key is processed once.
+function unavailable (cause?: unknown): GatewayError {
+  return new GatewayError('IDEMPOTENCY_UNAVAILABLE', 'the shared Idempotency-Key store (Redis) is not answering, so a request with an Idempotency-Key cannot be processed safely; retry later, or send it without the key if a duplicate is harmless', { cause, retryAfterMs: 1_000, sent: false })
 }
 
 function inUse (retryAfterMs: number): GatewayError {
@@ -86,29 +98,26 @@ export default fp<IdempotencyOptions>(async function idempotencyPlugin (app, opt
     const fingerprint = createHash('sha256')
       .update(`${request.method} ${request.url.split('?')[0]}\n${canonicalJson(request.body ?? null)}`)
       .digest('hex')
-    const claim = await store.claim(key, fingerprint, { leaseMs, ttlMs: opts.ttlMs })
+    if (opts.available !== undefined && !opts.available()) return sendProblem(request, reply, unavailable())
+    let claim
+    try {
+      claim = await store.claim(key, fingerprint, { leaseMs, ttlMs: opts.ttlMs })
+    } catch (err) {
+      request.log.warn({ err }, 'idempotency store did not answer the claim')
+      return sendProblem(request, reply, unavailable(err))
+    }
     switch (claim.kind) {
       case 'mismatch':
         return sendProblem(request, reply, new GatewayError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request; use a new key for a new request'))
       case 'in_flight':
         return sendProblem(request, reply, inUse(claim.retryAfterMs))
       case 'outcome_unknown':
-        // TODO(issue #15 phase 2): its own code in src/errors.ts and the README; 409 without
-        // Retry-After, because waiting does not change the answer.
-        return sendProblem(request, reply, new GatewayError('IDEMPOTENCY_KEY_IN_USE', 'the gateway instance processing the first request with this Idempotency-Key stopped while its Marketo call was in flight, so its outcome is unknown: read the objects back, then re-send what is missing with a new key'), {
-          code: 'IDEMPOTENCY_OUTCOME_UNKNOWN',
-          type: PROBLEM_TYPE_BASE + 'idempotency-outcome-unknown',
-          title: 'Outcome of the first request with this Idempotency-Key is unknown'
-        })
+        // 409 without Retry-After: waiting does not change the answer (README, Idempotency).
+        return sendProblem(request, reply, new GatewayError('IDEMPOTENCY_OUTCOME_UNKNOWN', 'the gateway instance processing the first request with this Idempotency-Key stopped while its Marketo call was in flight, so its outcome is unknown: read the objects back, then re-send what is missing with a new key'), outcomeUnknownExtras(request.body))
       case 'done': {
         const stored = claim.response
         if ('omitted' in stored) {
-          // TODO(issue #15 phase 2): its own code in src/errors.ts and the README.
-          return sendProblem(request, reply, new GatewayError('IDEMPOTENCY_KEY_IN_USE', `the first request with this Idempotency-Key was processed and answered ${stored.statusCode}, but its response was too large to keep for replay: read the objects back instead of re-sending`), {
-            code: 'IDEMPOTENCY_RESPONSE_TOO_LARGE',
-            type: PROBLEM_TYPE_BASE + 'idempotency-response-too-large',
-            title: 'The stored response for this Idempotency-Key is not available'
-          })
+          return sendProblem(request, reply, new GatewayError('IDEMPOTENCY_RESPONSE_TOO_LARGE', `the first request with this Idempotency-Key was processed and answered ${stored.statusCode}, but its response was too large to keep for replay: read the objects back instead of re-sending`))
         }
         reply.header('idempotent-replayed', 'true')
         if (stored.retryAfter !== undefined) reply.header('retry-after', stored.retryAfter)
@@ -125,7 +134,23 @@ export default fp<IdempotencyOptions>(async function idempotencyPlugin (app, opt
         timer.unref()
         held.set(request, { key, token, timer })
         request.idempotencyKey = key
-        request.idempotencyClaim = { key, token, markCalling: () => store.markCalling(key, token) }
+        // Once recorded, later chunks of the same request need not ask again: with phase calling
+        // set, nobody can take the key over.
+        let calling: Promise<boolean> | undefined
+        request.idempotencyClaim = {
+          key,
+          token,
+          markCalling: () => {
+            calling ??= store.markCalling(key, token).then((ok) => {
+              if (!ok) calling = undefined
+              return ok
+            }, (err: unknown) => {
+              calling = undefined
+              throw err
+            })
+            return calling
+          }
+        }
       }
     }
   })
@@ -135,24 +160,43 @@ export default fp<IdempotencyOptions>(async function idempotencyPlugin (app, opt
     if (h === undefined) return payload
     request.idempotencyKey = null
     request.idempotencyClaim = null
-    if (typeof payload !== 'string') {
-      await store.release(h.key, h.token)
-      return payload
+    try {
+      if (typeof payload !== 'string') {
+        await store.release(h.key, h.token)
+        return payload
+      }
+      const retryAfter = reply.getHeader('retry-after')
+      const stored = await store.complete(h.key, h.token, {
+        statusCode: reply.statusCode,
+        contentType: String(reply.getHeader('content-type') ?? 'application/json'),
+        retryAfter: retryAfter === undefined ? undefined : String(retryAfter),
+        body: payload
+      })
+      if (stored === 'fenced') request.log.warn('idempotency record not stored: the claim was lost (lease expired and taken over, or the record expired)')
+    } catch (err) {
+      // The answer still goes out. The record stays in flight until its lease ends; a retry then
+      // gets the takeover (nothing was called) or IDEMPOTENCY_OUTCOME_UNKNOWN (a call started).
+      request.log.warn({ err }, 'idempotency store did not answer: response not stored for replay')
     }
-    const retryAfter = reply.getHeader('retry-after')
-    const stored = await store.complete(h.key, h.token, {
-      statusCode: reply.statusCode,
-      contentType: String(reply.getHeader('content-type') ?? 'application/json'),
-      retryAfter: retryAfter === undefined ? undefined : String(retryAfter),
-      body: payload
-    })
-    if (stored === 'fenced') request.log.warn('idempotency record not stored: the claim was lost (lease expired and taken over, or the record expired)')
     return payload
   })
 
   // A request that ends without a response (client gone before the handler finished) frees its key.
   app.addHook('onResponse', async (request) => {
     const h = drop(request)
-    if (h !== undefined) await store.release(h.key, h.token)
+    if (h !== undefined) await store.release(h.key, h.token).catch((err: unknown) => request.log.warn({ err }, 'idempotency store did not answer the release'))
   })
 }, { name: 'idempotency' })
+
+/**
+ * The objects of the request whose outcome is unknown, each with status unknown, so a client can
+ * treat this answer like a 502 with unknown results: read them back, re-send what is missing with
+ * a new key (README, Idempotency).
+ */
+function outcomeUnknownExtras (body: unknown): Partial<ProblemBody> {
+  const b = body as { opportunities?: unknown[], roles?: unknown[], costs?: unknown[] } | null | undefined
+  const items = Array.isArray(b) ? b : b?.opportunities ?? b?.roles ?? b?.costs
+  const n = Array.isArray(items) ? items.length : 1
+  const results: ObjectResult[] = Array.from({ length: n }, (_, index) => ({ index, id: null, status: 'unknown' }))
+  return { summary: { total: n, created: 0, updated: 0, unchanged: 0, skipped: 0, failed: 0, deleted: 0, unknown: n, notApplied: 0 }, results }
+}

@@ -12,6 +12,17 @@ import { SyncService } from '../../upstream/sync-service.js'
 import { Coalescer } from '../../upstream/coalescer.js'
 import { Reader } from '../../upstream/reader.js'
 import type { RunningSimulator } from '../../../simulator/index.js'
+import type { GatewayError } from '../../domain/errors.js'
+import type { CallBudget } from '../../upstream/state/redis/call-gate.js'
+import { RedisCallGate } from '../../upstream/state/redis/call-gate.js'
+import { SharedQuota } from '../../upstream/state/redis/quota.js'
+import type { SharedRedis } from '../../upstream/state/redis/shared.js'
+import { SharedCallBudget } from '../../upstream/state/shared-budget.js'
+import { SharedQuotaState } from '../../upstream/state/shared-quota-state.js'
+
+// A granted shared slot counts as in flight for the call timeout plus this, if its replica dies
+// before releasing it: never shorter than a live call can last (answer parsing included).
+export const LEASE_MARGIN_MS = 2_000
 
 export type MarketoBackendName = BackendName
 
@@ -24,7 +35,12 @@ export interface MarketoRuntime {
   sync: SyncService
   /** getMObjects, describeMObject and deleteMObjects. */
   reader: Reader
+  /** The in-process limiter; with REDIS_URL, this replica's local share (used while Redis is away). */
   limiter: Limiter
+  /** What Admission takes calls from: the limiter, or with REDIS_URL the shared budget. */
+  callBudget: CallBudget
+  /** With REDIS_URL: the shared state's connection, health and the budget's current mode. */
+  shared?: { redis: SharedRedis, budget: SharedCallBudget }
   breaker: CircuitBreaker
   /** What every Marketo call passes before it starts: deadline room, quota, circuit, call budget. */
   admission: Admission
@@ -44,9 +60,11 @@ declare module 'fastify' {
 export interface MarketoPluginOptions {
   config: Config
   now?: () => Date
+  /** Set with REDIS_URL: call budget, cool-down and daily quota shared by every replica. */
+  shared?: SharedRedis
 }
 
-export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { config, now }) {
+export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { config, now, shared }) {
   const m = config.marketo
   const backendName: MarketoBackendName = m.backend
   let simulator: RunningSimulator | undefined
@@ -77,12 +95,50 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
     await simulator?.close()
     throw err
   }
-  const limiter = new Limiter({ maxConcurrent: m.maxConcurrency, rate: m.rate, maxQueue: m.maxQueue })
   const breaker = new CircuitBreaker(m.breaker)
   // One retry budget and one quota state for every Marketo call of this process.
   const budget = new RetryBudget({ ratio: 0.2, minPerWindow: 3, windowMs: 10_000 })
-  const quota = new QuotaState()
-  const admission = new Admission({ limiter, breaker, quota, callTimeoutMs: m.callTimeoutMs, minCallMs: m.minCallMs, quotaRetryAfterMs: m.quotaResetMs })
+  let limiter: Limiter
+  let callBudget: CallBudget
+  let quota: QuotaState
+  let sharedBudget: SharedCallBudget | undefined
+  let onLimitFault: ((error: GatewayError) => void) | undefined
+  if (shared === undefined) {
+    limiter = new Limiter({ maxConcurrent: m.maxConcurrency, rate: m.rate, maxQueue: m.maxQueue })
+    callBudget = limiter
+    quota = new QuotaState()
+  } else {
+    // With REDIS_URL the limits are the subscription's, for all replicas together.
+    const n = m.replicas
+    limiter = new Limiter({
+      maxConcurrent: Math.max(1, Math.floor(m.maxConcurrency / n)),
+      rate: m.rate === null ? null : { calls: Math.max(1, Math.floor(m.rate.calls / n)), windowMs: m.rate.windowMs },
+      maxQueue: m.maxQueue
+    })
+    const gate = new RedisCallGate({
+      redis: shared.client,
+      prefix: shared.prefix,
+      maxConcurrent: m.maxConcurrency,
+      rate: m.rate,
+      leaseMs: m.callTimeoutMs + LEASE_MARGIN_MS,
+      maxQueue: m.maxQueue,
+      shares: m.shares,
+      failFast: true,
+      pace: true,
+      available: () => shared.health.available,
+      onError: (err) => shared.health.reportError(err)
+    })
+    sharedBudget = new SharedCallBudget({ gate, local: limiter, health: shared.health })
+    callBudget = sharedBudget
+    quota = new SharedQuotaState({ quota: new SharedQuota({ redis: shared.client, prefix: shared.prefix, timeZone: m.quotaDay.timeZone }), health: shared.health })
+    const b = sharedBudget
+    onLimitFault = (error) => {
+      // A rate refusal: Marketo's rolling window is full for up to one window length.
+      const ms = error.code === 'UPSTREAM_RATE_LIMITED' ? Math.min(error.retryAfterMs ?? 20_000, m.rate?.windowMs ?? 20_000) : (error.retryAfterMs ?? 1_000)
+      b.coolDown(error.upstreamCode ?? 0, ms)
+    }
+  }
+  const admission = new Admission({ limiter: callBudget, breaker, quota, callTimeoutMs: m.callTimeoutMs, minCallMs: m.minCallMs, quotaRetryAfterMs: m.quotaResetMs, onLimitFault })
   // Upstream metrics, when the metrics plugin is registered (it is in buildApp).
   const onCall = app.hasDecorator('metrics') ? (event: CallEvent) => app.metrics.recordCall(event) : undefined
   const calls = new CallExecutor({
@@ -105,14 +161,33 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   })
   const sync = new SyncService(coalescer, api.maxObjectsPerCall, api.recordKey)
   const reader = new Reader(api, calls)
-  app.decorate('marketo', { backend: backendName, api, calls, sync, reader, limiter, breaker, admission, budget, quota, simulator })
+  app.decorate('marketo', {
+    backend: backendName,
+    api,
+    calls,
+    sync,
+    reader,
+    limiter,
+    callBudget,
+    shared: shared === undefined || sharedBudget === undefined ? undefined : { redis: shared, budget: sharedBudget },
+    breaker,
+    admission,
+    budget,
+    quota,
+    simulator
+  })
   if (app.hasDecorator('metrics')) {
     const gauge = new Gauge({ name: 'gateway_marketo_backend', help: 'The Marketo API this gateway calls (MARKETO_BACKEND): 1 for the active one', labelNames: ['backend'], registers: [app.metrics.registry] })
     gauge.set({ backend: 'soap' }, backendName === 'soap' ? 1 : 0)
     gauge.set({ backend: 'rest' }, backendName === 'rest' ? 1 : 0)
   }
   app.addHook('onClose', async () => {
+    callBudget.close()
     limiter.close()
+    if (quota instanceof SharedQuotaState) {
+      await quota.sync()
+      quota.close()
+    }
     api.close()
     if (simulator !== undefined) await simulator.close()
   })

@@ -109,7 +109,8 @@ const writeRoutes: FastifyPluginAsyncTypebox<WriteRoutesOptions> = async (app, o
 
   async function execute (request: FastifyRequest, plan: SyncPlan): Promise<SyncRun> {
     const started = Date.now()
-    const run = await app.marketo.sync.run(plan, request.deadline, request.log)
+    // With an Idempotency-Key, phase calling is recorded before the first Marketo call (issue #15).
+    const run = await app.marketo.sync.run(plan, request.deadline, request.log, request.idempotencyClaim?.markCalling)
     request.audit = { operation: plan.operation, run }
     app.metrics.recordRun(request.routeOptions.url ?? 'unmatched', run)
     request.log.info({

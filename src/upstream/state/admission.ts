@@ -1,13 +1,13 @@
 import { GatewayError } from '../../domain/errors.js'
 import type { CircuitBreaker } from './breaker.js'
-import type { Limiter } from './limiter.js'
+import type { CallBudget } from './redis/call-gate.js'
 
 /** Marketo's daily quota as this process knows it: after 20015 (SOAP) or 607 (REST), calls fail fast. */
 export class QuotaState {
   private until = 0
   private code: number | undefined
 
-  constructor (private readonly now: () => number = Date.now) {}
+  constructor (protected readonly now: () => number = Date.now) {}
 
   get blocked (): boolean { return this.until > this.now() }
   /** Until when calls fail fast (ms since the epoch), 0 when they do not. */
@@ -17,6 +17,9 @@ export class QuotaState {
     this.until = this.now() + ms
     this.code = code
   }
+
+  /** A call was admitted (the shared quota counts them). */
+  recordCall (): void {}
 
   error (): GatewayError {
     return new GatewayError('UPSTREAM_QUOTA_EXCEEDED', `Marketo daily API quota exceeded (${this.code ?? 'no code'})`, { upstreamCode: this.code, retryAfterMs: Math.max(0, this.until - this.now()) })
@@ -34,13 +37,19 @@ export interface CallSlot {
 }
 
 export interface AdmissionOptions {
-  limiter: Limiter
+  /** The call budget: the in-process Limiter, or with REDIS_URL the shared one (SharedCallBudget). */
+  limiter: CallBudget
   breaker: CircuitBreaker
   quota: QuotaState
   callTimeoutMs: number
   /** A call starts only with at least this much of the request's deadline left (default: the call timeout). */
   minCallMs?: number
   quotaRetryAfterMs: number
+  /**
+   * Marketo refused a call for its rate or concurrency limit (UPSTREAM_RATE_LIMITED /
+   * UPSTREAM_CONCURRENCY_LIMITED): with REDIS_URL every replica pauses (the shared cool-down).
+   */
+  onLimitFault?: (error: GatewayError) => void
   now?: () => number
 }
 
@@ -65,14 +74,15 @@ export class Admission {
     return deadline - this.minCallMs
   }
 
-  async acquire (deadline: number): Promise<CallSlot> {
+  /** trafficClass: whose share of the budget the call uses (shared budget only; 'interactive' by default). */
+  async acquire (deadline: number, trafficClass?: string): Promise<CallSlot> {
     const latest = this.latestStart(deadline)
     if (this.now() > latest) throw tooLate()
     if (this.opts.quota.blocked) throw this.opts.quota.error()
     const ticket = this.opts.breaker.admit()
     let release: () => void
     try {
-      release = await this.opts.limiter.acquire(latest)
+      release = trafficClass === undefined ? await this.opts.limiter.acquire(latest) : await this.opts.limiter.acquire(latest, trafficClass)
     } catch (err) {
       // A probe that was never sent tells nothing about Marketo: the next call may probe.
       this.opts.breaker.releaseProbe(ticket)
@@ -84,6 +94,7 @@ export class Admission {
       this.opts.breaker.releaseProbe(ticket)
       throw tooLate()
     }
+    this.opts.quota.recordCall()
     const callDeadline = Math.min(deadline, started + this.opts.callTimeoutMs)
     const ownDeadline = deadline < started + this.opts.callTimeoutMs
     let ended = false
@@ -105,6 +116,7 @@ export class Admission {
         }
         // The backend classified Marketo's quota answer (20015 on SOAP, 607 on REST).
         if (error.code === 'UPSTREAM_QUOTA_EXCEEDED' && error.upstreamCode !== undefined) this.opts.quota.block(error.upstreamCode, error.retryAfterMs ?? this.opts.quotaRetryAfterMs)
+        if ((error.code === 'UPSTREAM_RATE_LIMITED' || error.code === 'UPSTREAM_CONCURRENCY_LIMITED') && error.upstreamCode !== undefined) this.opts.onLimitFault?.(error)
         if (error.upstreamCode !== undefined) {
           // Marketo answered: the transport works.
           this.opts.breaker.success()

@@ -9,7 +9,7 @@ import { LuaScript, LUA_NOW_MS } from './script.js'
  */
 export interface CallBudget {
   /** Resolves with the slot's release function, or rejects RATE_LIMITED / QUEUE_FULL / SHUTTING_DOWN. */
-  acquire (latestStart: number): Promise<() => void>
+  acquire (latestStart: number, trafficClass?: string): Promise<() => void>
   estimatedWaitMs (): number
   readonly inFlight: number
   readonly queueDepth: number
@@ -43,6 +43,27 @@ export interface CallGateOptions {
   now?: () => number
   /** Redis trouble while acquiring or releasing (the gate keeps going until the caller's deadline). */
   onError?: (err: Error) => void
+  /**
+   * A try Redis did not answer rejects the acquire with RedisUnavailableError (at once, or with
+   * `available`, once Redis counts as unavailable) instead of trying again until the deadline, so
+   * a caller with a fallback (SharedCallBudget) can use it.
+   */
+  failFast?: boolean
+  /** With failFast: Redis is known to be away (RedisHealth), so a try is not even sent. */
+  available?: () => boolean
+  /**
+   * Beyond a burst of min(maxConcurrent, calls / 2) in the window, starts are spaced one per
+   * window / calls, like the in-process limiter. Default false (the gateway turns it on).
+   */
+  pace?: boolean
+}
+
+/** Redis did not answer a try of the shared gate (failFast only). */
+export class RedisUnavailableError extends Error {
+  constructor (cause: unknown) {
+    super('the shared Marketo call budget (Redis) did not answer', { cause })
+    this.name = 'RedisUnavailableError'
+  }
 }
 
 /** Why a try was refused; 'unavailable' means Redis did not answer. */
@@ -50,7 +71,7 @@ export type DenyReason = 'cooldown' | 'window' | 'class_window' | 'concurrency' 
 
 export type TryResult =
   | { granted: true, grantedAt: number, inFlight: number }
-  | { granted: false, waitMs: number, reason: DenyReason }
+  | { granted: false, waitMs: number, reason: DenyReason, error?: Error }
 
 export interface GateSlot {
   /** The call id holding the slot (in the window log and the lease set). */
@@ -66,8 +87,9 @@ const REASONS: DenyReason[] = ['cooldown', 'window', 'class_window', 'concurrenc
 // earliest lease expiry; a release can come any time).
 const EXACT: ReadonlySet<DenyReason> = new Set(['cooldown', 'window', 'class_window'])
 
-// KEYS: window log, leases, cool-down, class window log, class leases.
-// ARGV: call id, window ms (0 = no window), calls, class calls, max concurrent, class concurrent, lease ms.
+// KEYS: window log, leases, cool-down, class window log, class leases, last grant (pace).
+// ARGV: call id, window ms (0 = no window), calls, class calls, max concurrent, class concurrent,
+// lease ms, burst (calls in the window before starts are paced; 0 = never paced).
 // Returns {1, grantedAt, leasesHeld} or {0, waitMs, reasonIndex}.
 const ACQUIRE = new LuaScript(`${LUA_NOW_MS}
 local id = ARGV[1]
@@ -77,8 +99,15 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
 local horizon = windowMs
 if horizon <= 0 then horizon = leaseMs end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - horizon)
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - horizon)
+-- A call still in flight keeps its window entry however old it is: Marketo stamps a call when it
+-- arrives, which may be later than the grant (a window shorter than a call can last, as in tests).
+local function prune (win, leases)
+  for _, old in ipairs(redis.call('ZRANGEBYSCORE', win, '-inf', now - horizon)) do
+    if not redis.call('ZSCORE', leases, old) then redis.call('ZREM', win, old) end
+  end
+end
+prune(KEYS[1], KEYS[2])
+prune(KEYS[4], KEYS[5])
 -- The same call id again (a resend after a timeout, or the caller's retry of an attempt whose
 -- answer was lost): it already holds its slot.
 local lease = redis.call('ZSCORE', KEYS[2], id)
@@ -98,6 +127,15 @@ if windowMs > 0 then
   if w then return {0, w, 1} end
   w = full(KEYS[4], tonumber(ARGV[4]), windowMs)
   if w then return {0, w, 2} end
+  -- Beyond a burst, starts are spread evenly (one per window / calls, for every replica together),
+  -- as the in-process limiter does: callers then wait in the coalescer's open batches and calls go
+  -- out full, instead of the whole window leaving in one burst of half-empty calls (npm run bench).
+  local burst = tonumber(ARGV[8])
+  if burst > 0 and redis.call('ZCARD', KEYS[1]) >= burst then
+    local last = tonumber(redis.call('GET', KEYS[6]) or '0')
+    local gap = math.floor(windowMs / tonumber(ARGV[3]))
+    if now < last + gap then return {0, last + gap - now, 1} end
+  end
 end
 local c = full(KEYS[2], tonumber(ARGV[5]), 0)
 if c then return {0, c, 3} end
@@ -111,8 +149,9 @@ redis.call('PEXPIRE', KEYS[1], horizon + 1000)
 redis.call('PEXPIRE', KEYS[4], horizon + 1000)
 redis.call('PEXPIRE', KEYS[2], leaseMs + 1000)
 redis.call('PEXPIRE', KEYS[5], leaseMs + 1000)
+if windowMs > 0 then redis.call('SET', KEYS[6], now, 'PX', windowMs) end
 return {1, now, redis.call('ZCARD', KEYS[2])}
-`, 5)
+`, 6)
 
 // KEYS: window log, leases, class window log, class leases. ARGV: call id, horizon ms.
 // Marketo stamps a call when it arrives, which may be after the slot was granted; moving the
@@ -142,6 +181,10 @@ interface Waiter {
   wake: () => void
 }
 
+interface Turn {
+  wake: () => void
+}
+
 /**
  * Marketo's call limits shared by every replica: a true rolling window (a log of call ids scored
  * by Redis TIME, so replica clocks never matter), concurrency leases that expire (a dead replica's
@@ -157,13 +200,14 @@ export class RedisCallGate implements CallBudget {
   private readonly now: () => number
   private readonly pollMs: number
   private readonly shares: Record<string, number>
-  private readonly keys: { win: string, lease: string, cool: string }
+  private readonly keys: { win: string, lease: string, cool: string, pace: string }
   private held = 0
   private avgHoldMs = 0
   private waiting = 0
   private lastWaitMs = 0
   private closed = false
   private readonly waiters = new Set<Waiter>()
+  private readonly lines = new Map<string, Turn[]>()
   rejected = 0
 
   constructor (private readonly opts: CallGateOptions) {
@@ -177,7 +221,7 @@ export class RedisCallGate implements CallBudget {
     }
     if (opts.leaseMs <= 0 || opts.maxConcurrent < 1) throw new Error('leaseMs and maxConcurrent must be positive')
     const tag = `{${opts.prefix ?? 'mkto'}:gate}`
-    this.keys = { win: `${tag}:win`, lease: `${tag}:lease`, cool: `${tag}:cool` }
+    this.keys = { win: `${tag}:win`, lease: `${tag}:lease`, cool: `${tag}:cool`, pace: `${tag}:pace` }
   }
 
   get inFlight (): number { return this.held }
@@ -206,8 +250,24 @@ export class RedisCallGate implements CallBudget {
     // caller gives up (the lease would free it anyway, after leaseMs).
     let uncertain = false
     let queued = false
+    // This process's callers of one class take turns (FIFO), as with the in-process limiter: only
+    // the head polls Redis. Without it a coalesced batch that is still filling could win a freed
+    // slot over a full batch that has waited longer (npm run bench, 2 replicas).
+    const line = this.line(trafficClass)
+    const turn: Turn = { wake: () => {} }
+    line.push(turn)
     try {
+      if (line[0] !== turn) {
+        queued = true
+        this.waiting++
+        await this.waitTurn(turn, latestStart)
+      }
       for (;;) {
+        if (this.closed) throw shuttingDown()
+        if (this.opts.failFast === true && this.opts.available !== undefined && !this.opts.available()) {
+          if (uncertain) this.releaseId(id, trafficClass)
+          throw new RedisUnavailableError(new Error('Redis is unavailable'))
+        }
         const r = await this.tryAcquire(id, trafficClass)
         if (this.closed) {
           if (r.granted || r.reason === 'unavailable') this.releaseId(id, trafficClass)
@@ -220,6 +280,13 @@ export class RedisCallGate implements CallBudget {
         // A definite refusal of this id proves no earlier try of it was granted (the script is
         // idempotent per id); only a try lost in transit leaves the outcome open.
         uncertain = r.reason === 'unavailable'
+        // failFast: a try lost in transit is tried again while Redis still counts as available
+        // (one slow answer is not an outage); once it does not, the caller's fallback takes over.
+        if (uncertain && this.opts.failFast === true && (this.opts.available === undefined || !this.opts.available())) {
+          // The lease frees the slot anyway if Redis did grant it and the release is lost too.
+          this.releaseId(id, trafficClass)
+          throw new RedisUnavailableError(r.error)
+        }
         if (EXACT.has(r.reason)) this.lastWaitMs = r.waitMs
         // A concurrency wait is the earliest lease expiry, far later than a release usually comes:
         // estimate with the recent hold time instead, as the in-process limiter does.
@@ -250,7 +317,33 @@ export class RedisCallGate implements CallBudget {
       }
     } finally {
       if (queued) this.waiting--
+      const i = line.indexOf(turn)
+      if (i !== -1) line.splice(i, 1)
+      if (i === 0 && line.length > 0) line[0].wake()
     }
+  }
+
+  private line (trafficClass: string): Turn[] {
+    let line = this.lines.get(trafficClass)
+    if (line === undefined) {
+      line = []
+      this.lines.set(trafficClass, line)
+    }
+    return line
+  }
+
+  // Resolves when turn is at the head of its line; rejects when its caller's latest start passes.
+  private waitTurn (turn: Turn, latestStart: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.rejected++
+        reject(new GatewayError('RATE_LIMITED', 'waited too long for a Marketo call slot', { retryAfterMs: Math.max(this.lastWaitMs, 1_000) }))
+      }, Math.max(0, latestStart - this.now()))
+      turn.wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
   }
 
   /** One try: one script run. Running it again with the same id returns the same grant. */
@@ -261,18 +354,19 @@ export class RedisCallGate implements CallBudget {
     const c = this.opts.maxConcurrent
     let reply: unknown
     try {
-      reply = await ACQUIRE.run(this.redis, [this.keys.win, this.keys.lease, this.keys.cool, cls.win, cls.lease], [
+      reply = await ACQUIRE.run(this.redis, [this.keys.win, this.keys.lease, this.keys.cool, cls.win, cls.lease, this.keys.pace], [
         id,
         rate?.windowMs ?? 0,
         rate?.calls ?? 0,
         rate === null ? 0 : Math.max(1, Math.floor(share * rate.calls)),
         c,
         Math.max(1, Math.floor(share * c)),
-        this.opts.leaseMs
+        this.opts.leaseMs,
+        rate === null || this.opts.pace !== true ? 0 : Math.max(1, Math.floor(Math.min(c, rate.calls / 2)))
       ])
     } catch (err) {
       this.opts.onError?.(err as Error)
-      return { granted: false, waitMs: this.pollMs, reason: 'unavailable' }
+      return { granted: false, waitMs: this.pollMs, reason: 'unavailable', error: err as Error }
     }
     const [flag, value, extra] = reply as [number, number, number]
     if (flag === 1) return { granted: true, grantedAt: value, inFlight: extra }
@@ -292,6 +386,7 @@ export class RedisCallGate implements CallBudget {
   close (): void {
     this.closed = true
     for (const w of this.waiters) w.wake()
+    for (const line of this.lines.values()) for (const t of line) t.wake()
   }
 
   private slot (id: string, trafficClass: string, grantedAt: number): GateSlot {
