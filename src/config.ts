@@ -127,8 +127,6 @@ export interface Config {
   corsOrigins: string[] | null
   /** OpenTelemetry traces; null: off, and nothing of the SDK is loaded. */
   tracing: TracingConfig | null
-  /** REDIS_URL: the Redis the replicas share; required for bulk jobs. */
-  redisUrl?: string
   jobs: JobsConfig
 }
 
@@ -259,7 +257,6 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     auth,
     corsOrigins: parseCorsOrigins(e.CORS_ORIGINS, auth),
     tracing: parseTracing(e),
-    redisUrl: e.REDIS_URL,
     jobs: {
       maxObjects: e.JOB_MAX_OBJECTS,
       maxBodyBytes: e.JOB_MAX_BODY_BYTES,

@@ -86,17 +86,16 @@ const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (app, opts) => {
   let store: JobStore | undefined
   let runner: JobRunner | undefined
   let client: Redis | undefined
-  if (config.redisUrl !== undefined) {
-    const url = config.redisUrl
-    client = createRedisClient({ url, connectionName: 'gateway-jobs', commandTimeoutMs: 2_000, onError: (err, safe) => app.log.warn({ err: err.message, redis: safe }, 'jobs Redis connection error') })
-    try {
-      await waitReady(client, 5_000)
-    } catch (err) {
+  if (config.redis !== null) {
+    const { url, password } = config.redis
+    client = createRedisClient({ url, password, connectionName: 'gateway-jobs', commandTimeoutMs: 2_000, onError: (err, safe) => app.log.warn({ err: err.message, redis: safe }, 'jobs Redis connection error') })
+    // Not awaited: the gateway starts (and serves everything but jobs) while Redis is away.
+    waitReady(client, 5_000).catch((err: unknown) => {
       app.log.error({ err: (err as Error).message }, 'jobs Redis not ready at start: job routes answer 503 until it is')
-    }
+    })
     store = new JobStore(client, prefix, jobs.retentionMs)
     // BullMQ's own connections: blocking commands, no per-command timeout, retried forever.
-    const parsed = redisOptions({ url })
+    const parsed = redisOptions({ url, password })
     const connection: ConnectionOptions = { host: parsed.host, port: parsed.port, db: parsed.db, username: parsed.username, password: parsed.password, tls: parsed.tls, connectionName: 'gateway-jobs-bullmq', maxRetriesPerRequest: null, enableOfflineQueue: true }
     const log = app.log.child({ component: 'jobs' })
     const objectsTotal = new Counter({ name: 'gateway_job_objects_total', help: 'Objects of bulk jobs with a final result, by status (rate() gives objects per second)', labelNames: ['status'] as const, registers: [app.metrics.registry] })
@@ -163,7 +162,8 @@ const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (app, opts) => {
         if (used !== undefined) this.set(used / rate.calls)
       }
     })
-    await runner.start()
+    // Not awaited either: BullMQ waits for Redis as long as it takes, and the gateway must start without it.
+    runner.start().catch((err: unknown) => { log.error({ err: (err as Error).message }, 'bulk job worker did not start') })
     // Workers finish the chunk they are sending before the Marketo runtime closes.
     app.addHook('preClose', async () => { await r.close() })
     app.addHook('onClose', async () => { client?.disconnect() })
