@@ -3,7 +3,6 @@ import assert from 'node:assert/strict'
 import { loadConfig, ConfigError } from '../../src/config.js'
 import { restError, readEnvelope } from '../../src/backends/rest/errors.js'
 import { planRestCalls, recordStatuses } from '../../src/backends/rest/mapping.js'
-import { RETRYABLE_FAULTS } from '../../src/backends/soap/faults.js'
 import { REDACT_PATHS } from '../../src/app.js'
 import { restTime } from '../../src/backends/rest/reads.js'
 import { restRequestProblems } from '../helpers/rest-schema.js'
@@ -35,8 +34,10 @@ describe('REST error mapping', () => {
       assert.equal(e.upstreamCode, code)
       assert.equal(e.sent, false)
     }
-    for (const code of [606, 615, 611, 713]) assert.ok(RETRYABLE_FAULTS.has(code))
-    for (const code of [601, 607, 1003]) assert.ok(!RETRYABLE_FAULTS.has(code))
+    // The backend's classification is what the retry policy reads: transient, or a fresh token once.
+    for (const code of [604, 606, 608, 611, 615, 713]) assert.equal(restError(code, 'm').retry, 'transient', String(code))
+    for (const code of [601, 602]) assert.equal(restError(code, 'm').retry, 'reauth', String(code))
+    for (const code of [603, 607, 609, 1003]) assert.equal(restError(code, 'm').retry, undefined, String(code))
   })
 
   it('HTTP 413/414 are rejections before anything applied; non-JSON is untrustworthy', () => {

@@ -19,8 +19,6 @@ export interface RestEnvelope {
 
 /** Token errors: the client refreshes its token once and resends. */
 export const TOKEN_ERRORS = new Set([601, 602])
-/** Marketo answered "not executed, try again later": safe to resend (see RETRYABLE_FAULTS). */
-export const RETRYABLE_REST_CODES = [604, 606, 608, 611, 615, 713] as const
 
 export interface RestErrorOptions {
   quotaRetryAfterMs?: number

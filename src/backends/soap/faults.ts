@@ -35,6 +35,3 @@ function faultError (fault: SoapFault, quotaRetryAfterMs = 60 * 60_000): Gateway
       return new GatewayError('UPSTREAM_REJECTED', `Marketo rejected the request (${code ?? 'no code'})`, base)
   }
 }
-
-// SOAP faults, and their REST twins (src/backends/rest/errors.ts): rate 606, concurrency 615, internal 604/608/611/713.
-export const RETRYABLE_FAULTS = new Set([20023, 20024, 10001, 20011, 604, 606, 608, 611, 615, 713])
