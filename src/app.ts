@@ -146,7 +146,10 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(openapi30Plugin)
   await app.register(metricsPlugin)
   await app.register(marketoPlugin, { config, now: opts.now, shared })
-  if (tracing !== undefined) app.marketo.calls.setTracer(tracing.calls)
+  if (tracing !== undefined) {
+    app.marketo.calls.setTracer(tracing.calls)
+    app.marketo.bulk.calls.setTracer(tracing.calls)
+  }
   await app.register(budgetMetricsPlugin, config.marketo.quotaDay)
   await app.register(idempotencyPlugin, {
     ...config.idempotency,

@@ -55,7 +55,6 @@ export const EnvSchema = Type.Object({
   REDIS_KEY_PREFIX: Type.String({ default: 'mkto', pattern: '^[A-Za-z0-9_-]{1,32}$', description: 'Namespace of the shared keys: one per Marketo subscription; every replica of one gateway uses the same' }),
   MARKETO_REPLICAS: Int(1, 1, 100, 'Replicas sharing the Marketo subscription; with REDIS_URL, while Redis is unreachable each replica falls back to its local share (the limits divided by this number)'),
   MARKETO_INTERACTIVE_SHARE: Type.Number({ default: 1, exclusiveMinimum: 0, maximum: 1, description: 'With REDIS_URL: share of the call window and concurrency that interactive requests may use' }),
-  MARKETO_BULK_SHARE: Type.Number({ default: 0.5, exclusiveMinimum: 0, maximum: 1, description: 'With REDIS_URL: share of the call window and concurrency that bulk work (jobs) may use on its own, so interactive requests always keep the rest' }),
   API_KEYS: Type.Optional(Type.String({ minLength: 1, description: 'Caller API keys as comma-separated name:sha256hex pairs (hashes only, see docs/security.md); several at once for rotation' })),
   AUTH_DISABLED: Type.Optional(Type.Literal(AUTH_DISABLED_VALUE, { description: `Set to exactly "${AUTH_DISABLED_VALUE}" to run without API keys against a real MARKETO_SOAP_ENDPOINT` })),
   API_KEY_RATE_LIMIT: Int(600, 0, 1_000_000, 'Requests allowed per API key per API_KEY_RATE_WINDOW_MS; 0 turns the per-key limit off'),
@@ -75,7 +74,7 @@ export const EnvSchema = Type.Object({
   OTEL_TRACES_SAMPLER_ARG: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'OpenTelemetry: the ratio (0 to 1, default 1) of traceidratio and parentbased_traceidratio' })),
   JOB_MAX_OBJECTS: Int(100_000, 1, 1_000_000, 'Most objects in one bulk job (POST /jobs)'),
   JOB_MAX_BODY_BYTES: Int(64 * 1024 * 1024, 1024, 1024 * 1024 * 1024, 'Largest POST /jobs body (JSON or NDJSON, read as a stream for NDJSON); one NDJSON line may be at most BODY_LIMIT_BYTES'),
-  JOB_BUDGET_SHARE: Type.Number({ default: 0.5, exclusiveMinimum: 0, maximum: 1, description: 'Share of the Marketo call window and concurrency that bulk jobs may use, across every replica (the rest stays for interactive requests)' }),
+  JOB_BUDGET_SHARE: Type.Number({ default: 0.5, exclusiveMinimum: 0, maximum: 1, description: 'Share of the Marketo call window and concurrency that bulk jobs may use, across every replica (the rest stays for interactive requests): the shared call gate\'s share of traffic class bulk, counted for every call a job makes' }),
   JOB_RETENTION_MS: Int(7 * 86_400_000, 1_000, 90 * 86_400_000, 'How long a finished job, its results and its Idempotency-Key are kept, then removed'),
   JOB_LOCK_MS: Int(30_000, 1_000, 600_000, 'How long a chunk being sent stays owned by a replica that stopped renewing it (died) before another replica takes it over; keep it above MARKETO_CALL_TIMEOUT_MS'),
   JOB_CHUNK_ATTEMPTS: Int(20, 1, 1_000, 'Attempts per chunk while Marketo or the call budget refuses it before anything is sent (rate, concurrency, circuit open); then the job fails'),
@@ -191,6 +190,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`)
   }
   const e = raw as Env
+  if (env.MARKETO_BULK_SHARE !== undefined && env.MARKETO_BULK_SHARE !== '') {
+    // One knob for one share: the gate's bulk class is the jobs' budget.
+    throw new ConfigError('invalid configuration: MARKETO_BULK_SHARE is replaced by JOB_BUDGET_SHARE (the share of the call window and concurrency bulk jobs may use)')
+  }
   if (e.MARKETO_SOAP_ENDPOINT !== undefined && (e.MARKETO_USER_ID === undefined || e.MARKETO_ENCRYPTION_KEY === undefined)) {
     throw new ConfigError('invalid configuration: MARKETO_USER_ID and MARKETO_ENCRYPTION_KEY are required with MARKETO_SOAP_ENDPOINT')
   }
@@ -246,7 +249,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       quotaDay: { dailyCalls: e.MARKETO_DAILY_QUOTA, timeZone: e.MARKETO_QUOTA_TIMEZONE },
       breaker: { failureThreshold: e.BREAKER_FAILURE_THRESHOLD, openMs: e.BREAKER_OPEN_MS },
       replicas: e.MARKETO_REPLICAS,
-      shares: { interactive: e.MARKETO_INTERACTIVE_SHARE, bulk: e.MARKETO_BULK_SHARE }
+      shares: { interactive: e.MARKETO_INTERACTIVE_SHARE, bulk: e.JOB_BUDGET_SHARE }
     },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     idempotency: { ttlMs: e.IDEMPOTENCY_TTL_MS, maxEntries: e.IDEMPOTENCY_MAX_ENTRIES, leaseMs: e.IDEMPOTENCY_LEASE_MS },

@@ -103,14 +103,13 @@ const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (app, opts) => {
     const reconciledTotal = new Counter({ name: 'gateway_job_reconciled_objects_total', help: 'Objects of chunks delivered again after a replica stopped mid-call', registers: [app.metrics.registry] })
     runner = new JobRunner({
       store,
-      runtime: app.marketo,
+      runtime: app.marketo.bulk,
       connection,
       prefix,
       log,
       chunkTimeoutMs: config.requestTimeoutMs,
       lockMs: jobs.lockMs,
       attempts: jobs.chunkAttempts,
-      budget,
       concurrency,
       worker: jobs.worker,
       onChunk: ({ results, calls, reconciled }) => {
@@ -158,7 +157,9 @@ const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (app, opts) => {
       registers: [app.metrics.registry],
       async collect () {
         if (rate === null) return
-        const used = await s.budgetUsed(rate.windowMs).catch(() => undefined)
+        const gate = app.marketo.shared?.budget
+        if (gate === undefined) return
+        const used = await gate.used('bulk').catch(() => undefined)
         if (used !== undefined) this.set(used / rate.calls)
       }
     })

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { Queue, Worker, type Job, type ConnectionOptions } from 'bullmq'
+import { DelayedError, Queue, Worker, type Job, type ConnectionOptions } from 'bullmq'
 import { GatewayError } from '../domain/errors.js'
 import type { MObject, SyncOperation } from '../domain/model.js'
 import { summarize, type ObjectResult } from '../domain/results.js'
@@ -30,14 +29,18 @@ export interface RunnerOptions {
   chunkTimeoutMs: number
   lockMs: number
   attempts: number
-  /** Bulk calls allowed per window across every replica (JOB_BUDGET_SHARE × the window), or null without a window. */
-  budget: { calls: number, windowMs: number } | null
   /** Chunks sent at once by this replica and, as BullMQ's global concurrency, by all of them. */
   concurrency: number
   worker: boolean
   onChunk?: (event: { results: ObjectResult[], calls: number, reconciled: number }) => void
 }
 
+/**
+ * The gateway's own call budget (the shared gate's bulk share) had no slot in time: nothing was
+ * sent, and waiting for the budget is what a job does, so the chunk waits again without using up
+ * one of its attempts.
+ */
+const BUDGET_WAIT: ReadonlySet<string> = new Set(['RATE_LIMITED', 'QUEUE_FULL'])
 /** Marketo or the call budget refused before anything was sent: the chunk is tried again later. */
 const RETRY_LATER: ReadonlySet<string> = new Set([
   'RATE_LIMITED', 'QUEUE_FULL', 'UPSTREAM_RATE_LIMITED', 'UPSTREAM_CONCURRENCY_LIMITED', 'UPSTREAM_UNAVAILABLE',
@@ -78,8 +81,9 @@ function unknown (index: number, o: MObject, message: string): ObjectResult {
 }
 
 /**
- * Sends a job's chunks through the gateway's own sync service (so every call passes the same
- * admission, call gate, breaker and retry budget as interactive requests) on BullMQ, one BullMQ
+ * Sends a job's chunks through the gateway's bulk sync service (every call passes the same
+ * admission, circuit, quota and retry budget as interactive requests, and takes the shared call
+ * gate's bulk share, JOB_BUDGET_SHARE, so every call a job makes counts) on BullMQ, one BullMQ
  * job per chunk. A chunk is marked `calling` in Redis before it is sent; a chunk delivered again
  * with that mark (its replica died mid-call) is reconciled instead of being blindly re-sent.
  */
@@ -107,7 +111,7 @@ export class JobRunner {
     await this.queue.waitUntilReady()
     if (!this.opts.worker) return
     await this.queue.setGlobalConcurrency(this.opts.concurrency)
-    this.worker = new Worker<ChunkData>(QUEUE_NAME, async (job) => await this.process(job), {
+    this.worker = new Worker<ChunkData>(QUEUE_NAME, async (job, token) => await this.process(job, token), {
       connection: this.opts.connection,
       prefix: this.opts.prefix,
       concurrency: this.opts.concurrency,
@@ -156,21 +160,21 @@ export class JobRunner {
     await this.queue.add('chunk', { jobId, chunk: c }, { jobId: `${jobId}.${c}` })
   }
 
-  private async waitForBudget (callId: string): Promise<void> {
-    const budget = this.opts.budget
-    if (budget === null) return
-    // TODO(issue #15 wiring): once the shared call gate takes a traffic class, pass 'bulk' through
-    // sync.run and drop this second window; until then the jobs' share is bounded here, in Redis,
-    // across every replica.
-    for (let i = 0; i < 10_000; i++) {
-      const wait = await this.opts.store.takeBudget(budget.windowMs, budget.calls, `${callId}:${i}`)
-      if (wait === 0) return
-      await sleep(Math.min(wait, 1_000))
+  async process (job: Job<ChunkData>, token?: string): Promise<void> {
+    try {
+      await this.processChunk(job)
+    } catch (err) {
+      // Waiting for the bulk share is not a failed attempt: the chunk goes back to the delayed
+      // set until the budget has room (BullMQ: moveToDelayed, then DelayedError).
+      if (err instanceof RetryLater && BUDGET_WAIT.has(err.error.code) && token !== undefined) {
+        await job.moveToDelayed(Date.now() + Math.max(100, Math.min(err.error.retryAfterMs ?? 1_000, 30_000)), token)
+        throw new DelayedError()
+      }
+      throw err
     }
-    throw new RetryLater(new GatewayError('RATE_LIMITED', 'the bulk jobs\' call budget stayed used up'))
   }
 
-  async process (job: Job<ChunkData>): Promise<void> {
+  private async processChunk (job: Job<ChunkData>): Promise<void> {
     const { jobId, chunk: c } = job.data
     const { store } = this.opts
     const record = await store.get(jobId)
@@ -179,7 +183,6 @@ export class JobRunner {
     const objects = await store.chunk(jobId, c)
     if (objects === undefined) return
     const token = randomUUID()
-    await this.waitForBudget(token)
     const begun = await store.begin(jobId, c, token)
     if (begun.kind === 'done') {
       if (record.sequential && c + 1 < record.chunks) {
@@ -197,7 +200,6 @@ export class JobRunner {
     let error: GatewayError | undefined
     try {
       if (begun.kind === 'fresh') {
-        // TODO(issue #15 wiring): traffic class 'bulk' here when SyncService.run takes one.
         const run = await this.opts.runtime.sync.run({ operation: record.operation, objects }, deadline, log)
         calls = run.calls
         const again = retryable(run)
@@ -219,9 +221,6 @@ export class JobRunner {
       if (err instanceof RetryLater) throw err
       // Anything unexpected after the mark: the chunk stays `calling`, so a retry reconciles it.
       throw err
-    }
-    if (calls > 1 && this.opts.budget !== null) {
-      for (let i = 1; i < calls; i++) await store.takeBudget(this.opts.budget.windowMs, Number.MAX_SAFE_INTEGER, `${token}:extra:${i}`)
     }
     const committed = await store.commit(jobId, c, token, results, calls, reconciled, summarize(results))
     if (committed.kind === 'fenced') {
@@ -279,7 +278,6 @@ export class JobRunner {
 
   private async readBack (o: MObject, index: number, since: number, log: CallLog): Promise<ObjectResult> {
     const externalKey = o.externalKey as NonNullable<MObject['externalKey']>
-    await this.waitForBudget(`${since}:${index}`)
     let page: GetMObjectsPage
     try {
       page = await this.opts.runtime.reader.getMObjects({ type: o.type, externalKey }, Date.now() + this.opts.chunkTimeoutMs, log)

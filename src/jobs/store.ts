@@ -51,8 +51,6 @@ export class JobKeys {
   idempotency (owner: string, key: string): string {
     return `${this.prefix}:idem:${createHash('sha256').update(`${owner}\n${key}`).digest('hex')}`
   }
-
-  budget (): string { return `${this.prefix}:budget` }
 }
 
 // Lua helpers, given `prefix` and `id` in ARGV[1], ARGV[2]: move a job between state indexes and
@@ -143,25 +141,6 @@ if ARGV[6] ~= '' and redis.call('HGET', jobKey, 'owner') ~= ARGV[6] then return 
 if state == 'queued' or state == 'running' then finish(ARGV[3], now, tonumber(ARGV[4]), ARGV[5]) end
 return state
 `, 0)
-
-// KEYS: budget log. ARGV: window ms, max calls, id. → 0 when granted, else ms to wait.
-const BUDGET = new LuaScript(`${LUA_NOW_MS}
-local windowMs = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - windowMs)
-local used = redis.call('ZCARD', KEYS[1])
-if used < tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], windowMs)
-  return 0
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + windowMs - now)
-`, 1)
-
-const USED = new LuaScript(`${LUA_NOW_MS}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
-return redis.call('ZCARD', KEYS[1])
-`, 1)
 
 export type BeginResult =
   | { kind: 'missing' | 'done' | 'fresh' }
@@ -286,15 +265,6 @@ export class JobStore {
   async finish (id: string, state: 'cancelled' | 'failed', error = '', owner = ''): Promise<JobState | undefined> {
     const r = await FINISH.run(this.redis, [], [this.keys.prefix, id, state, this.retentionMs, error, owner])
     return r === null || r === 0 || r === false ? undefined : r as JobState
-  }
-
-  /** 0 when a bulk call may start now within the jobs' share of the window, else the wait in ms. */
-  async takeBudget (windowMs: number, max: number, callId: string): Promise<number> {
-    return Number(await BUDGET.run(this.redis, [this.keys.budget()], [windowMs, max, callId]))
-  }
-
-  async budgetUsed (windowMs: number): Promise<number> {
-    return Number(await USED.run(this.redis, [this.keys.budget()], [windowMs]))
   }
 
   /** Jobs per state (finished ones until they expire). */

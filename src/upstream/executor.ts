@@ -29,6 +29,11 @@ export interface CallExecutorOptions extends CallPolicyOptions {
   classify: (err: unknown) => GatewayError
   /** Every attempt, for the upstream metrics. */
   onCall?: (event: CallEvent) => void
+  /**
+   * Whose share of the shared call gate every attempt uses (REDIS_URL): undefined for interactive
+   * requests, 'bulk' for the executor of bulk jobs (JOB_BUDGET_SHARE).
+   */
+  trafficClass?: string
 }
 
 /**
@@ -54,7 +59,7 @@ export class CallExecutor {
 
   /** Everything that must hold before a call may start: deadline, quota, circuit, call gate. */
   acquireSlot (deadline: number): Promise<CallSlot> {
-    return this.opts.admission.acquire(deadline)
+    return this.opts.admission.acquire(deadline, this.opts.trafficClass)
   }
 
   /**

@@ -226,6 +226,14 @@ describe('bulk jobs configuration', () => {
     assert.throws(() => loadConfig({ JOB_LOCK_MS: '10000', MARKETO_CALL_TIMEOUT_MS: '10000' }), /JOB_LOCK_MS \(10000\) must be above MARKETO_CALL_TIMEOUT_MS/)
     assert.equal(loadConfig({ JOB_LOCK_MS: '10001', MARKETO_CALL_TIMEOUT_MS: '10000' }).jobs.lockMs, 10_001)
   })
+
+  it('one knob for the bulk share: JOB_BUDGET_SHARE is the call gate\'s bulk share; MARKETO_BULK_SHARE is refused, naming its replacement', () => {
+    const c = loadConfig({ JOB_BUDGET_SHARE: '0.3' })
+    assert.equal(c.jobs.budgetShare, 0.3)
+    assert.deepEqual(c.marketo.shares, { interactive: 1, bulk: 0.3 })
+    assert.equal(loadConfig({}).marketo.shares.bulk, 0.5)
+    assert.throws(() => loadConfig({ MARKETO_BULK_SHARE: '0.4' }), /MARKETO_BULK_SHARE is replaced by JOB_BUDGET_SHARE/)
+  })
 })
 
 describe('bulk jobs without REDIS_URL', () => {

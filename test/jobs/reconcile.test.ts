@@ -66,7 +66,7 @@ describe('re-delivered chunks: what is sent again and what is reported', () => {
     return id
   }
   function runner (runtime: JobRuntime): JobRunner {
-    return new JobRunner({ store, runtime, connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null }, prefix: 'rt', log: silent, chunkTimeoutMs: 5_000, lockMs: 5_000, attempts: 3, budget: null, concurrency: 2, worker: false })
+    return new JobRunner({ store, runtime, connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null }, prefix: 'rt', log: silent, chunkTimeoutMs: 5_000, lockMs: 5_000, attempts: 3, concurrency: 2, worker: false })
   }
   const deliver = (r: JobRunner, jobId: string): Promise<void> => r.process({ data: { jobId, chunk: 0 } } as Job<ChunkData>)
 

@@ -35,6 +35,12 @@ export interface MarketoRuntime {
   sync: SyncService
   /** getMObjects, describeMObject and deleteMObjects. */
   reader: Reader
+  /**
+   * The same sends and reads for bulk jobs: every attempt takes the shared call gate's 'bulk'
+   * share (JOB_BUDGET_SHARE), never coalesced with interactive requests. Same admission, circuit,
+   * quota and retry budget as everything else.
+   */
+  bulk: { calls: CallExecutor, sync: SyncService, reader: Reader }
   /** The in-process limiter; with REDIS_URL, this replica's local share (used while Redis is away). */
   limiter: Limiter
   /** What Admission takes calls from: the limiter, or with REDIS_URL the shared budget. */
@@ -141,7 +147,7 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   const admission = new Admission({ limiter: callBudget, breaker, quota, callTimeoutMs: m.callTimeoutMs, minCallMs: m.minCallMs, quotaRetryAfterMs: m.quotaResetMs, onLimitFault })
   // Upstream metrics, when the metrics plugin is registered (it is in buildApp).
   const onCall = app.hasDecorator('metrics') ? (event: CallEvent) => app.metrics.recordCall(event) : undefined
-  const calls = new CallExecutor({
+  const executorOptions = {
     classify: api.classify,
     admission,
     budget,
@@ -151,7 +157,9 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
     backoffMaxMs: 2_000,
     quotaRetryAfterMs: m.quotaResetMs,
     onCall
-  })
+  }
+  const calls = new CallExecutor(executorOptions)
+  const bulkCalls = new CallExecutor({ ...executorOptions, trafficClass: 'bulk' })
   const batches = new BatchSender(api, calls)
   const coalescer = new Coalescer(batches, {
     windowMs: config.coalesceWindowMs,
@@ -161,12 +169,17 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   })
   const sync = new SyncService(coalescer, api.maxObjectsPerCall, api.recordKey)
   const reader = new Reader(api, calls)
+  // A job's chunk is a full call already: nothing to merge, but sends naming the same record still
+  // go one after the other (windowMs 0 sends at once, in order per record key).
+  const bulkSync = new SyncService(new Coalescer(new BatchSender(api, bulkCalls), { windowMs: 0, maxObjects: api.maxObjectsPerCall, recordKey: api.recordKey }), api.maxObjectsPerCall, api.recordKey)
+  const bulk = { calls: bulkCalls, sync: bulkSync, reader: new Reader(api, bulkCalls) }
   app.decorate('marketo', {
     backend: backendName,
     api,
     calls,
     sync,
     reader,
+    bulk,
     limiter,
     callBudget,
     shared: shared === undefined || sharedBudget === undefined ? undefined : { redis: shared, budget: sharedBudget },

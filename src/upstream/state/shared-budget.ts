@@ -57,6 +57,11 @@ export class SharedCallBudget implements CallBudget {
     return await this.opts.local.acquire(latestStart)
   }
 
+  /** Calls of this traffic class in the current window, across every replica (Redis). */
+  async used (trafficClass: string): Promise<number> {
+    return await this.opts.gate.used(trafficClass)
+  }
+
   /** Marketo refused a call for its rate or concurrency limit: pause this replica, and every replica through Redis. */
   coolDown (code: number, ms: number): void {
     this.coolUntil = Math.max(this.coolUntil, this.now() + ms)

@@ -175,6 +175,11 @@ if redis.call('PTTL', KEYS[1]) < ms then redis.call('SET', KEYS[1], ARGV[2], 'PX
 return {now, redis.call('PTTL', KEYS[1])}
 `, 1)
 
+// KEYS: a window log. ARGV: window ms. The calls logged in the last window (Redis time).
+const USED = new LuaScript(`${LUA_NOW_MS}
+return redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[1]), '+inf')
+`, 1)
+
 const CLASS_NAME = /^[a-z0-9_-]{1,32}$/
 
 interface Waiter {
@@ -380,6 +385,13 @@ export class RedisCallGate implements CallBudget {
   async coolDown (code: number, ms: number): Promise<{ setAt: number, until: number }> {
     const [now, left] = await COOL_DOWN.run(this.redis, [this.keys.cool], [Math.max(1, Math.ceil(ms)), code]) as [number, number]
     return { setAt: now, until: now + Math.max(0, left) }
+  }
+
+  /** Calls of this traffic class in the current window, across every replica (0 without a window). */
+  async used (trafficClass: string): Promise<number> {
+    const rate = this.opts.rate
+    if (rate === null) return 0
+    return Number(await USED.run(this.redis, [this.classKeys(trafficClass).win], [rate.windowMs]))
   }
 
   /** Rejects every waiting acquire with SHUTTING_DOWN; the Redis connection is the caller's. */
