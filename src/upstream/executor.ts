@@ -85,7 +85,7 @@ export class CallExecutor {
       if (error.sent) everSent = true
       // Marketo Support identifies a call by its requestId: every failed call's log line has it.
       const upstreamRequestId = error.upstreamRequestId ?? answer.upstreamRequestId
-      const delay = retryDelay(error, { attempt, maxAttempts: this.opts.maxAttempts, idempotent: call.idempotent, resigned, deadline, minCallMs: this.opts.admission.minCallMs, backoffBaseMs: this.opts.backoffBaseMs, backoffMaxMs: this.opts.backoffMaxMs, budget: this.opts.budget, now: this.now, random: this.random })
+      const delay = await retryDelay(error, { attempt, maxAttempts: this.opts.maxAttempts, idempotent: call.idempotent, resigned, deadline, minCallMs: this.opts.admission.minCallMs, backoffBaseMs: this.opts.backoffBaseMs, backoffMaxMs: this.opts.backoffMaxMs, budget: this.opts.budget, now: this.now, random: this.random })
       if (delay === undefined) {
         log.info({ operation: call.operation, attempt, code: error.code, upstreamCode: error.upstreamCode, upstreamRequestId, sent: error.sent }, 'Marketo call failed')
         // An earlier attempt may have been applied: the outcome stays unknown.

@@ -91,13 +91,15 @@ describe('GET /metrics', () => {
     const { limiter, breaker } = gw.app.marketo
     const rejectedBefore = sample(await scrape(), 'marketo_limiter_rejected_total')
     limiter.rejected += 2
-    breaker.state = 'open'
+    // Through the breaker interface: enough transport failures open the circuit.
+    for (let i = 0; i < 1_000 && breaker.state !== 'open'; i++) breaker.failure()
+    assert.equal(breaker.state, 'open')
     try {
       const text = await scrape()
       assert.equal(sample(text, 'marketo_circuit_state'), 1)
       assert.equal(sample(text, 'marketo_limiter_rejected_total'), rejectedBefore + 2)
     } finally {
-      breaker.state = 'closed'
+      breaker.success()
     }
     assert.equal(sample(await scrape(), 'marketo_circuit_state'), 0)
   })

@@ -69,45 +69,67 @@ describe('Limiter', () => {
 })
 
 describe('CircuitBreaker', () => {
-  it('opens after the threshold, fails fast with the remaining time, lets one probe through, closes on success', () => {
+  it('opens after the threshold, fails fast with the remaining time, lets one probe through, closes on success', async () => {
     let now = 0
     const breaker = new CircuitBreaker({ failureThreshold: 3, openMs: 1_000, now: () => now })
-    for (let i = 0; i < 3; i++) { breaker.admit(); breaker.failure() }
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await breaker.admit(), 0)
+      breaker.failure()
+    }
     assert.equal(breaker.state, 'open')
     now = 400
-    assert.throws(() => breaker.admit(), (err: GatewayError) => err.code === 'UPSTREAM_CIRCUIT_OPEN' && err.retryAfterMs === 600)
+    await assert.rejects(breaker.admit(), (err: GatewayError) => err.code === 'UPSTREAM_CIRCUIT_OPEN' && err.retryAfterMs === 600)
     now = 1_000
-    breaker.admit()
+    assert.ok(await breaker.admit() > 0, 'the probe gets a ticket')
     assert.equal(breaker.state, 'half_open')
-    assert.throws(() => breaker.admit(), (err: GatewayError) => err.code === 'UPSTREAM_CIRCUIT_OPEN')
+    await assert.rejects(breaker.admit(), (err: GatewayError) => err.code === 'UPSTREAM_CIRCUIT_OPEN')
     breaker.success()
     assert.equal(breaker.state, 'closed')
-    breaker.admit()
+    assert.equal(await breaker.admit(), 0)
   })
 
-  it('a failed probe opens it again', () => {
+  it('a failed probe opens it again', async () => {
     let now = 0
     const breaker = new CircuitBreaker({ failureThreshold: 1, openMs: 100, now: () => now })
-    breaker.admit(); breaker.failure()
+    await breaker.admit()
+    breaker.failure()
     now = 100
-    breaker.admit(); breaker.failure()
+    await breaker.admit()
+    breaker.failure()
     assert.equal(breaker.state, 'open')
-    assert.throws(() => breaker.admit())
+    await assert.rejects(breaker.admit())
+  })
+
+  it('a released probe lets the next call probe; a stale ticket changes nothing', async () => {
+    let now = 0
+    const breaker = new CircuitBreaker({ failureThreshold: 1, openMs: 100, now: () => now })
+    breaker.failure()
+    now = 100
+    const first = await breaker.admit()
+    assert.equal(breaker.probeInFlight, true)
+    breaker.releaseProbe(first)
+    assert.equal(breaker.probeInFlight, false)
+    const second = await breaker.admit()
+    assert.notEqual(second, first)
+    breaker.releaseProbe(first)
+    assert.equal(breaker.probeInFlight, true, 'only the current ticket ends the probe')
+    breaker.releaseProbe(0)
+    assert.equal(breaker.probeInFlight, true)
   })
 })
 
 describe('RetryBudget', () => {
-  it('allows retries up to the ratio of recent calls, with a floor', () => {
+  it('allows retries up to the ratio of recent calls, with a floor', async () => {
     let now = 0
     const budget = new RetryBudget({ ratio: 0.2, minPerWindow: 2, windowMs: 1_000, now: () => now })
-    assert.equal(budget.tryRetry(), true)
-    assert.equal(budget.tryRetry(), true)
-    assert.equal(budget.tryRetry(), false)
+    assert.equal(await budget.tryRetry(), true)
+    assert.equal(await budget.tryRetry(), true)
+    assert.equal(await budget.tryRetry(), false)
     for (let i = 0; i < 20; i++) budget.recordCall()
-    assert.equal(budget.tryRetry(), true)
-    assert.equal(budget.tryRetry(), true)
-    assert.equal(budget.tryRetry(), false)
+    assert.equal(await budget.tryRetry(), true)
+    assert.equal(await budget.tryRetry(), true)
+    assert.equal(await budget.tryRetry(), false)
     now = 1_001
-    assert.equal(budget.tryRetry(), true)
+    assert.equal(await budget.tryRetry(), true)
   })
 })

@@ -5,7 +5,9 @@ import { createBackend } from '../../backends/index.js'
 import type { BackendName, MarketoBackend } from '../../upstream/backend.js'
 import { Limiter } from '../../upstream/state/limiter.js'
 import { CircuitBreaker, RetryBudget } from '../../upstream/state/breaker.js'
-import { Admission, QuotaState } from '../../upstream/state/admission.js'
+import { Admission } from '../../upstream/state/admission.js'
+import { QuotaState } from '../../upstream/state/quota-state.js'
+import type { Breaker, CallBudget, QuotaGuard, RetryAllowance } from '../../upstream/state/interfaces.js'
 import { CallExecutor, type CallEvent } from '../../upstream/executor.js'
 import { BatchSender } from '../../upstream/batch.js'
 import { SyncService } from '../../upstream/sync-service.js'
@@ -13,7 +15,6 @@ import { Coalescer } from '../../upstream/coalescer.js'
 import { Reader } from '../../upstream/reader.js'
 import type { RunningSimulator } from '../../../simulator/index.js'
 import type { GatewayError } from '../../domain/errors.js'
-import type { CallBudget } from '../../upstream/state/redis/call-gate.js'
 import { RedisCallGate } from '../../upstream/state/redis/call-gate.js'
 import { SharedQuota } from '../../upstream/state/redis/quota.js'
 import type { SharedRedis } from '../../upstream/state/redis/shared.js'
@@ -47,12 +48,14 @@ export interface MarketoRuntime {
   callBudget: CallBudget
   /** With REDIS_URL: the shared state's connection, health and the budget's current mode. */
   shared?: { redis: SharedRedis, budget: SharedCallBudget }
-  breaker: CircuitBreaker
+  /** The circuit (the in-process CircuitBreaker); its state is the last known one. */
+  breaker: Breaker
   /** What every Marketo call passes before it starts: deadline room, quota, circuit, call budget. */
   admission: Admission
-  /** The process's one retry budget. */
-  budget: RetryBudget
-  quota: QuotaState
+  /** The process's one retry budget (the in-process RetryBudget). */
+  budget: RetryAllowance
+  /** The daily quota: QuotaState, or with REDIS_URL SharedQuotaState (synced with Redis every second). */
+  quota: QuotaGuard
   // Set when the gateway runs against its embedded simulator.
   simulator?: RunningSimulator
 }
@@ -106,7 +109,8 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   const budget = new RetryBudget({ ratio: 0.2, minPerWindow: 3, windowMs: 10_000 })
   let limiter: Limiter
   let callBudget: CallBudget
-  let quota: QuotaState
+  let quota: QuotaGuard
+  let sharedQuota: SharedQuotaState | undefined
   let sharedBudget: SharedCallBudget | undefined
   let onLimitFault: ((error: GatewayError) => void) | undefined
   if (shared === undefined) {
@@ -136,7 +140,8 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
     })
     sharedBudget = new SharedCallBudget({ gate, local: limiter, health: shared.health })
     callBudget = sharedBudget
-    quota = new SharedQuotaState({ quota: new SharedQuota({ redis: shared.client, prefix: shared.prefix, timeZone: m.quotaDay.timeZone }), health: shared.health })
+    sharedQuota = new SharedQuotaState({ quota: new SharedQuota({ redis: shared.client, prefix: shared.prefix, timeZone: m.quotaDay.timeZone }), health: shared.health })
+    quota = sharedQuota
     const b = sharedBudget
     onLimitFault = (error) => {
       // A rate refusal: Marketo's rolling window is full for up to one window length.
@@ -197,9 +202,9 @@ export default fp<MarketoPluginOptions>(async function marketoPlugin (app, { con
   app.addHook('onClose', async () => {
     callBudget.close()
     limiter.close()
-    if (quota instanceof SharedQuotaState) {
-      await quota.sync()
-      quota.close()
+    if (sharedQuota !== undefined) {
+      await sharedQuota.sync()
+      sharedQuota.close()
     }
     api.close()
     if (simulator !== undefined) await simulator.close()

@@ -1,30 +1,5 @@
 import { GatewayError } from '../../domain/errors.js'
-import type { CircuitBreaker } from './breaker.js'
-import type { CallBudget } from './redis/call-gate.js'
-
-/** Marketo's daily quota as this process knows it: after 20015 (SOAP) or 607 (REST), calls fail fast. */
-export class QuotaState {
-  private until = 0
-  private code: number | undefined
-
-  constructor (protected readonly now: () => number = Date.now) {}
-
-  get blocked (): boolean { return this.until > this.now() }
-  /** Until when calls fail fast (ms since the epoch), 0 when they do not. */
-  get blockedUntil (): number { return this.blocked ? this.until : 0 }
-
-  block (code: number, ms: number): void {
-    this.until = this.now() + ms
-    this.code = code
-  }
-
-  /** A call was admitted (the shared quota counts them). */
-  recordCall (): void {}
-
-  error (): GatewayError {
-    return new GatewayError('UPSTREAM_QUOTA_EXCEEDED', `Marketo daily API quota exceeded (${this.code ?? 'no code'})`, { upstreamCode: this.code, retryAfterMs: Math.max(0, this.until - this.now()) })
-  }
-}
+import type { Breaker, CallBudget, QuotaGuard } from './interfaces.js'
 
 /** One admitted Marketo call: its own deadline, and what its outcome tells the circuit breaker. */
 export interface CallSlot {
@@ -39,8 +14,10 @@ export interface CallSlot {
 export interface AdmissionOptions {
   /** The call budget: the in-process Limiter, or with REDIS_URL the shared one (SharedCallBudget). */
   limiter: CallBudget
-  breaker: CircuitBreaker
-  quota: QuotaState
+  /** The circuit: the in-process CircuitBreaker by default. */
+  breaker: Breaker
+  /** The daily quota: the in-process QuotaState, or with REDIS_URL SharedQuotaState. */
+  quota: QuotaGuard
   callTimeoutMs: number
   /** A call starts only with at least this much of the request's deadline left (default: the call timeout). */
   minCallMs?: number
@@ -78,10 +55,12 @@ export class Admission {
   async acquire (deadline: number, trafficClass?: string): Promise<CallSlot> {
     const latest = this.latestStart(deadline)
     if (this.now() > latest) throw tooLate()
-    if (this.opts.quota.blocked) throw this.opts.quota.error()
-    const ticket = this.opts.breaker.admit()
+    await this.opts.quota.check()
+    const ticket = await this.opts.breaker.admit()
     let release: () => void
     try {
+      // A shared quota or circuit may have answered slowly: a start too late takes no slot.
+      if (this.now() > latest) throw tooLate()
       release = trafficClass === undefined ? await this.opts.limiter.acquire(latest) : await this.opts.limiter.acquire(latest, trafficClass)
     } catch (err) {
       // A probe that was never sent tells nothing about Marketo: the next call may probe.

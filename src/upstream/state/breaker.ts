@@ -1,6 +1,12 @@
 import { GatewayError } from '../../domain/errors.js'
+import type { Breaker, BreakerState, RetryAllowance } from './interfaces.js'
 
-export type BreakerState = 'closed' | 'open' | 'half_open'
+export type { BreakerState } from './interfaces.js'
+
+// Settled answers shared by every call: the in-process state knows them at once.
+const NO_PROBE = Promise.resolve(0)
+const ALLOWED = Promise.resolve(true)
+const DENIED = Promise.resolve(false)
 
 export interface BreakerOptions {
   failureThreshold: number
@@ -10,7 +16,7 @@ export interface BreakerOptions {
 
 // Opens after N consecutive transport failures; while open, calls fail fast; after openMs one
 // probe is let through (half-open) and its outcome closes or re-opens the circuit.
-export class CircuitBreaker {
+export class CircuitBreaker implements Breaker {
   private failures = 0
   private openedAt = 0
   private probing = 0
@@ -22,12 +28,12 @@ export class CircuitBreaker {
     this.now = opts.now ?? Date.now
   }
 
-  // Throws when the call must not go out; returns a probe ticket (> 0) when this call is the
+  // Rejects when the call must not go out; resolves a probe ticket (> 0) when this call is the
   // half-open probe, 0 otherwise. Whoever gets a ticket must end it: success(), failure(), or
   // releaseProbe(ticket) when the call was never sent (issue #12: a probe refused by the limiter
   // used to keep the circuit half-open for good).
-  admit (): number {
-    if (this.state === 'closed') return 0
+  admit (): Promise<number> {
+    if (this.state === 'closed') return NO_PROBE
     const remaining = this.openedAt + this.opts.openMs - this.now()
     if (this.state === 'open' && remaining <= 0) {
       this.state = 'half_open'
@@ -35,9 +41,9 @@ export class CircuitBreaker {
     }
     if (this.state === 'half_open' && this.probing === 0) {
       this.probing = ++this.tickets
-      return this.probing
+      return Promise.resolve(this.probing)
     }
-    throw new GatewayError('UPSTREAM_CIRCUIT_OPEN', 'Marketo calls are suspended after repeated transport failures', { retryAfterMs: Math.max(remaining, 100) })
+    return Promise.reject(new GatewayError('UPSTREAM_CIRCUIT_OPEN', 'Marketo calls are suspended after repeated transport failures', { retryAfterMs: Math.max(remaining, 100) }))
   }
 
   success (): void {
@@ -67,7 +73,7 @@ export class CircuitBreaker {
 
 // Retries may use at most `ratio` of recent calls (plus a small floor), so an outage does not
 // multiply the load on Marketo.
-export class RetryBudget {
+export class RetryBudget implements RetryAllowance {
   private calls: number[] = []
   private retries: number[] = []
   private readonly now: () => number
@@ -86,11 +92,11 @@ export class RetryBudget {
     this.calls.push(this.now())
   }
 
-  tryRetry (): boolean {
+  tryRetry (): Promise<boolean> {
     this.prune()
     const allowed = Math.max(this.opts.minPerWindow, Math.floor(this.calls.length * this.opts.ratio))
-    if (this.retries.length >= allowed) return false
+    if (this.retries.length >= allowed) return DENIED
     this.retries.push(this.now())
-    return true
+    return ALLOWED
   }
 }

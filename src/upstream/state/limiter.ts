@@ -1,4 +1,5 @@
 import { GatewayError } from '../../domain/errors.js'
+import type { CallBudget } from './interfaces.js'
 
 export interface LimiterOptions {
   maxConcurrent: number
@@ -17,7 +18,7 @@ interface Waiter {
 
 // Keeps this process inside Marketo's limits: a concurrency cap, a rolling call window and a
 // bounded FIFO queue. A caller that would wait past its deadline is told at once (Retry-After).
-export class Limiter {
+export class Limiter implements CallBudget {
   private active = 0
   private readonly starts: number[] = []
   private lastStart = -Infinity

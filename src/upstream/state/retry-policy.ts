@@ -1,11 +1,12 @@
 import type { GatewayError } from '../../domain/errors.js'
-import type { RetryBudget } from './breaker.js'
+import type { RetryAllowance } from './interfaces.js'
 import type { Admission } from './admission.js'
 
 // What every path that calls Marketo shares: the call budget, the circuit and the retry rule's knobs.
 export interface CallPolicyOptions {
   admission: Admission
-  budget: RetryBudget
+  /** The process's one retry budget: the in-process RetryBudget by default. */
+  budget: RetryAllowance
   callTimeoutMs: number
   maxAttempts: number
   backoffBaseMs: number
@@ -27,7 +28,7 @@ export interface RetryContext {
   minCallMs?: number
   backoffBaseMs: number
   backoffMaxMs: number
-  budget: RetryBudget
+  budget: RetryAllowance
   now: () => number
   random: () => number
 }
@@ -35,7 +36,7 @@ export interface RetryContext {
 // The one retry rule for every Marketo call: how long to wait before the next attempt, or
 // undefined for no retry. Retries happen only where provably safe, inside the deadline and the
 // retry budget (README, "Failure semantics").
-export function retryDelay (error: GatewayError, ctx: RetryContext): number | undefined {
+export async function retryDelay (error: GatewayError, ctx: RetryContext): Promise<number | undefined> {
   // An expired access token is routine (REST tokens last an hour): the call is re-sent once with a
   // fresh one whatever MARKETO_MAX_ATTEMPTS and the retry budget say, if it still fits.
   if (error.retry === 'reauth') return !ctx.resigned && ctx.now() + (ctx.minCallMs ?? 0) < ctx.deadline ? 0 : undefined
@@ -65,6 +66,6 @@ export function retryDelay (error: GatewayError, ctx: RetryContext): number | un
     ? 1_005 - (ctx.now() % 1_000)
     : Math.min(ctx.backoffMaxMs, ctx.backoffBaseMs * 2 ** (ctx.attempt - 1)) * (0.5 + ctx.random() / 2)
   if (ctx.now() + delay + (ctx.minCallMs ?? 0) >= ctx.deadline) return undefined
-  if (!ctx.budget.tryRetry()) return undefined
+  if (!await ctx.budget.tryRetry()) return undefined
   return Math.round(delay)
 }

@@ -1,4 +1,4 @@
-import { QuotaState } from './admission.js'
+import { QuotaState } from './quota-state.js'
 import type { SharedQuota } from './redis/quota.js'
 import type { RedisHealth } from './redis/health.js'
 
@@ -12,9 +12,9 @@ export interface SharedQuotaStateOptions {
 }
 
 /**
- * QuotaState for several replicas: Admission still asks synchronously (no Redis round trip per
- * call), and the answer is this replica's own knowledge merged with the shared flag, read every
- * syncMs. So after one replica sees 20015 / 607, the others fail fast within about a second, until
+ * QuotaState for several replicas. check() still answers without a Redis round trip per call
+ * (the quota interface would allow one; a flag that changes once a day is not worth one per call):
+ * the answer is this replica's own knowledge merged with the shared flag, read every syncMs. So after one replica sees 20015 / 607, the others fail fast within about a second, until
  * the quota resets (SharedQuota: midnight US Central). The calls of the Marketo day are counted in
  * Redis in batches, for the quota metrics of every replica together.
  */

@@ -1,20 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { GatewayError } from '../../../domain/errors.js'
+import type { CallBudget } from '../interfaces.js'
 import { LuaScript, LUA_NOW_MS } from './script.js'
 
-/**
- * What Admission needs from a call budget. The in-process Limiter (src/resilience/limiter.ts)
- * already has this shape; RedisCallGate is the shared one, so wiring can swap them.
- */
-export interface CallBudget {
-  /** Resolves with the slot's release function, or rejects RATE_LIMITED / QUEUE_FULL / SHUTTING_DOWN. */
-  acquire (latestStart: number, trafficClass?: string): Promise<() => void>
-  estimatedWaitMs (): number
-  readonly inFlight: number
-  readonly queueDepth: number
-  close (): void
-}
+export type { CallBudget } from '../interfaces.js'
 
 export interface CallGateOptions {
   redis: Redis

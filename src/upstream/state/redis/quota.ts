@@ -90,7 +90,7 @@ const STATUS = new LuaScript(`return {redis.call('GET', KEYS[1]), redis.call('PT
 `, 1)
 
 /**
- * Marketo's daily quota as every replica knows it: the QuotaState of src/resilience/admission.ts,
+ * Marketo's daily quota as every replica knows it: the QuotaState of src/upstream/state/quota-state.ts,
  * shared and asynchronous. After one replica sees 20015 / 607 the others fail fast too, until the
  * quota resets at midnight US Central time (not an hour later, not a replica restart later). The
  * calls of the Marketo day are counted, so the quota use can be watched and, later, enforced
