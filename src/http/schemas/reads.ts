@@ -260,7 +260,7 @@ export const DeleteBody = Type.Object({
       personId: Id(),
       role: SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH })
     }, { additionalProperties: false, description: 'REST backend: a role by its dedupe key (its opportunity\'s external key, person and role)' })
-  ], { description: 'By id (SOAP backend), or by marketoGUID, an opportunity\'s externalKey or a role\'s (opportunity, personId, role) key (REST backend)' }), { minItems: 1, maxItems: MAX_BATCH, description: `1 to ${MAX_BATCH} objects, sent in calls of at most 100` })
+  ], { description: 'By id (SOAP backend), or by marketoGUID, an opportunity\'s externalKey or a role\'s (opportunity, personId, role) key (REST backend)' }), { minItems: 1, maxItems: MAX_BATCH, description: `1 to ${MAX_BATCH} objects, sent in calls of at most 100 (300 on the REST backend)` })
 }, {
   $id: 'DeleteBody',
   additionalProperties: false,
