@@ -1,6 +1,7 @@
-import { describe, it } from 'node:test'
+import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startGateway, request, type TestGateway } from '../helpers/gateway.js'
+import { startGateway, request, upstreamCalls, type TestGateway } from '../helpers/gateway.js'
+import { loadSeed } from '../../simulator/index.js'
 
 // Issue #14, the last points: reads by several external keys or GUIDs in calls of up to 300
 // filterValues, unknown fields checked against the REST describe before any write, deletes of up
@@ -33,5 +34,56 @@ describe('REST deletes: up to 300 records a call (issue #14)', () => {
     assert.deepEqual(second.body.results.map((r: { index: number }) => r.index), Array.from({ length: 301 }, (_, i) => i))
     assert.deepEqual(entries(gw, from, 'deleteMObjects').map((e) => (e.body as { input: unknown[] }).input.length), [300, 1])
     assert.equal(gw.sim.store.opportunities.size, 3)
+  })
+})
+
+describe('REST writes: unknown fields answer 400 from the cached describe by default (issue #14)', () => {
+  let gw: TestGateway
+  before(async () => {
+    const seed = loadSeed()
+    seed.opportunityFields.push({ name: 'Temporary__c', dataType: 'string', size: 80, description: 'dropped later (custom)', isCustom: true })
+    gw = await startGateway({ backend: 'rest', simulator: { seed }, env: { COALESCE_WINDOW_MS: '0' } })
+  })
+  after(async () => { await gw.close() })
+  const opp = (value: string, customFields: Record<string, unknown>) => ({ externalKey: { name: 'opportunityId', value }, name: `Opp ${value}`, customFields })
+
+  it('an unknown custom field: 400 naming /opportunities/0/customFields/<field>, no write call; a known one passes, one describe for both', async () => {
+    const from = gw.sim.ledger.length
+    const res = await request(`${gw.url}/opportunities`, { body: { opportunities: [opp('vf-unknown', { NoSuchField: 'x' })] } })
+    assert.equal(res.status, 400, res.text)
+    assert.equal(res.body.code, 'VALIDATION_FAILED')
+    assert.deepEqual(res.body.errors, [{ path: '/opportunities/0/customFields/NoSuchField', message: 'is not a field of Opportunity in Marketo (describeMObject)' }])
+    assert.equal(entries(gw, from, 'syncMObjects').length, 0)
+    const ok = await request(`${gw.url}/opportunities`, { body: { opportunities: [opp('vf-known', { ProductLine: 'Tea', Temporary__c: 'kept' })] } })
+    assert.equal(ok.status, 200, ok.text)
+    assert.deepEqual(entries(gw, from, 'syncMObjects').map((e) => (e.body as { input: unknown[] }).input), [[{ externalOpportunityId: 'vf-known', name: 'Opp vf-known', ProductLine: 'Tea', Temporary__c: 'kept' }]])
+    assert.deepEqual(entries(gw, from, 'describeMObject').map((e) => e.path), ['/rest/v1/opportunities/describe.json'])
+  })
+
+  it('the generic route checks Opportunity attributes the same way', async () => {
+    const from = gw.sim.ledger.length
+    const res = await request(`${gw.url}/mobjects/sync`, { body: { operation: 'UPSERT', mObjects: [{ type: 'Opportunity', externalKey: { name: 'opportunityId', value: 'vf-generic' }, attributes: { Name: 'Generic', Nope: 1 } }] } })
+    assert.equal(res.status, 400, res.text)
+    assert.deepEqual(res.body.errors, [{ path: '/mObjects/0/attributes/Nope', message: 'is not a field of Opportunity in Marketo (describeMObject)' }])
+    assert.equal(entries(gw, from, 'syncMObjects').length, 0)
+  })
+
+  it('a field the cached describe still lists but Marketo no longer has: that object fails naming it (1006), the others are written', async () => {
+    // The admin deletes the field after the describe was cached.
+    gw.sim.store['seed'].opportunityFields = gw.sim.store['seed'].opportunityFields.filter((f) => f.name !== 'Temporary__c')
+    gw.sim.store.reset()
+    const res = await request(`${gw.url}/opportunities`, { body: { opportunities: [opp('vf-stale', { Temporary__c: 'gone' }), opp('vf-fine', { ProductLine: 'Coffee' })] } })
+    assert.equal(res.status, 207, res.text)
+    assert.deepEqual(res.body.results.map((r: { status: string }) => r.status), ['failed', 'created'])
+    assert.match(res.body.results[0].error.message, /Temporary__c.*\(1006\)$/)
+  })
+
+  it('VALIDATE_CUSTOM_FIELDS=false turns the check off on REST: Marketo fails the object (1006)', async (t) => {
+    const off = await startGateway({ backend: 'rest', env: { VALIDATE_CUSTOM_FIELDS: 'false', COALESCE_WINDOW_MS: '0' } })
+    t.after(async () => { await off.close() })
+    const res = await request(`${off.url}/opportunities`, { body: { opportunities: [opp('vf-off', { NoSuchField: 'x' })] } })
+    assert.equal(res.status, 207, res.text)
+    assert.match(res.body.results[0].error.message, /NoSuchField.*\(1006\)$/)
+    assert.equal(upstreamCalls(off.sim, 'describeMObject'), 0)
   })
 })

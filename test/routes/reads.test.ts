@@ -505,7 +505,17 @@ describe('custom field validation on writes', () => {
     ]
   }
 
-  it('is off by default: Marketo answers the unknown field as a failed object', async (t) => {
+  it('with VALIDATE_CUSTOM_FIELDS=false: Marketo answers the unknown field as a failed object', async (t) => {
+    const gw = await startGateway({ env: { VALIDATE_CUSTOM_FIELDS: 'false' } })
+    t.after(() => gw.close())
+    const res = await request(`${gw.url}/opportunities`, { body })
+    assert.equal(res.status, 207)
+    assert.deepStrictEqual(res.body.results.map((r: { status: string }) => r.status), ['failed', 'failed'])
+    assert.equal(syncCalls(gw.sim), 1)
+    assert.equal(calls(gw, 'describeMObject'), 0)
+  })
+
+  it('by default: off on SOAP (Marketo fails the object), on for REST (400 before any write)', async (t) => {
     const gw = await startGateway()
     t.after(() => gw.close())
     const res = await request(`${gw.url}/opportunities`, { body })
