@@ -15,6 +15,8 @@ export interface GetMObjectsQuery {
   type: string
   id?: number
   externalKey?: Attrib
+  /** REST backend only: several opportunities by external key (one name) in one call (at most 300). */
+  externalKeys?: Attrib[]
   criteria?: Criterion[]
   associations?: Association[]
   includeDetails?: boolean

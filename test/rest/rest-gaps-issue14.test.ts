@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startGateway, request, upstreamCalls, type TestGateway } from '../helpers/gateway.js'
-import { loadSeed } from '../../simulator/index.js'
+import { startGateway, request, assertRestRefusal, upstreamCalls, type TestGateway } from '../helpers/gateway.js'
+import { loadSeed, toGuid } from '../../simulator/index.js'
 
 // Issue #14, the last points: reads by several external keys or GUIDs in calls of up to 300
 // filterValues, unknown fields checked against the REST describe before any write, deletes of up
@@ -12,6 +12,25 @@ type RestEntry = NonNullable<TestGateway['sim']['ledger'][number]['rest']>
 
 function entries (gw: TestGateway, from: number, operation: string): RestEntry[] {
   return gw.sim.ledger.slice(from).flatMap((e) => e.rest === undefined || e.operation !== operation ? [] : [e.rest])
+}
+
+/** A read's parameters, in the query string or (POST ?_method=GET) in its form body. */
+function params (e: RestEntry): URLSearchParams {
+  return e.method === 'GET' ? new URLSearchParams(e.query) : new URLSearchParams(String(e.body))
+}
+
+const key = (i: number): string => `lk-${String(i).padStart(3, '0')}`
+
+/** A fixed shuffle (the same order every run): the lookups must answer in this order, not the store's. */
+function shuffled<T> (items: T[]): T[] {
+  const out = [...items]
+  let seed = 7
+  for (let i = out.length - 1; i > 0; i--) {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+    const j = seed % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]]
+  }
+  return out
 }
 
 describe('REST deletes: up to 300 records a call (issue #14)', () => {
@@ -85,5 +104,81 @@ describe('REST writes: unknown fields answer 400 from the cached describe by def
     assert.equal(res.status, 207, res.text)
     assert.match(res.body.results[0].error.message, /NoSuchField.*\(1006\)$/)
     assert.equal(upstreamCalls(off.sim, 'describeMObject'), 0)
+  })
+})
+
+describe('REST reads by several keys or GUIDs: calls of up to 300 filterValues (issue #14)', () => {
+  let gw: TestGateway
+  before(async () => {
+    gw = await startGateway({ backend: 'rest', env: { COALESCE_WINDOW_MS: '0', MARKETO_RATE_LIMIT_WINDOW_MS: '0' } })
+    const res = await request(`${gw.url}/opportunities`, { body: { operation: 'insert', opportunities: Array.from({ length: 310 }, (_, i) => ({ externalKey: { name: 'opportunityId', value: key(i) }, name: `Lookup ${i}` })) } })
+    assert.equal(res.status, 200, res.text.slice(0, 300))
+  })
+  after(async () => { await gw.close() })
+
+  const lookup = (values: string[]): string => `${gw.url}/opportunities?externalKey.name=opportunityId&${values.map((v) => `externalKey.value=${v}`).join('&')}`
+
+  it('250 keys, one of them missing: one call, the opportunities in the order of the keys, the missing key in notFound', async () => {
+    const keys = shuffled([...Array.from({ length: 249 }, (_, i) => key(i)), 'lk-missing'])
+    const from = gw.sim.ledger.length
+    const res = await request(lookup(keys))
+    assert.equal(res.status, 200, res.text.slice(0, 300))
+    assert.deepEqual(res.body.items.map((o: { externalKey: { value: string } }) => o.externalKey.value), keys.filter((k) => k !== 'lk-missing'))
+    assert.deepEqual(res.body.items[0].externalKey.name, 'opportunityId')
+    assert.equal(res.body.nextCursor, null)
+    assert.deepEqual(res.body.notFound, ['lk-missing'])
+    const sent = entries(gw, from, 'getMObjects')
+    assert.equal(sent.length, 1)
+    assert.equal(params(sent[0]).get('filterType'), 'externalOpportunityId')
+    assert.equal(params(sent[0]).get('filterValues'), keys.join(','))
+  })
+
+  it('301 keys: two calls (300 and 1 filterValues), results in input order, duplicates read once', async () => {
+    const keys = shuffled(Array.from({ length: 301 }, (_, i) => key(i)))
+    const from = gw.sim.ledger.length
+    const res = await request(lookup([...keys, keys[0]]))
+    assert.equal(res.status, 200, res.text.slice(0, 300))
+    assert.deepEqual(res.body.items.map((o: { externalKey: { value: string } }) => o.externalKey.value), keys)
+    assert.deepEqual(res.body.notFound, [])
+    const sent = entries(gw, from, 'getMObjects')
+    assert.deepEqual(sent.map((e) => params(e).get('filterValues')?.split(',').length), [300, 1])
+    assert.equal(params(sent[1]).get('filterValues'), keys[300])
+    // Pages of 300: one answer holds a chunk's matches.
+    assert.deepEqual(sent.map((e) => params(e).get('batchSize')), ['300', '1'])
+  })
+
+  it('several marketoGUIDs: one call, in input order, unknown GUIDs in notFound; roles too', async () => {
+    const from = gw.sim.ledger.length
+    const guids = [toGuid('opportunity', 64), toGuid('opportunity', 999_999), toGuid('opportunity', 4)]
+    const res = await request(`${gw.url}/opportunities?${guids.map((g) => `marketoGUID=${g}`).join('&')}`)
+    assert.equal(res.status, 200, res.text)
+    assert.deepEqual(res.body.items.map((o: { marketoGUID: string }) => o.marketoGUID), [guids[0], guids[2]])
+    assert.deepEqual(res.body.notFound, [guids[1]])
+    assert.equal(entries(gw, from, 'getMObjects').length, 1)
+    const roles = await request(`${gw.url}/opportunities/roles?marketoGUID=${toGuid('role', 11)}&marketoGUID=${toGuid('role', 10)}`)
+    assert.equal(roles.status, 200, roles.text)
+    assert.deepEqual(roles.body.items.map((r: { marketoGUID: string }) => r.marketoGUID), [toGuid('role', 10)])
+    assert.deepEqual(roles.body.notFound, [toGuid('role', 11)])
+  })
+
+  it('a lookup by several values has one page: a cursor answers 400 before any call', async () => {
+    const from = gw.sim.ledger.length
+    assertRestRefusal(await request(`${lookup([key(1), key(2)])}&cursor=abc`), gw.sim, from, /one page/)
+  })
+})
+
+describe('SOAP backend: several externalKey.value', () => {
+  it('answers 400 naming the parameter, before any call (SOAP looks up one key per call)', async (t) => {
+    const gw = await startGateway({ backend: 'soap' })
+    t.after(async () => { await gw.close() })
+    const before = upstreamCalls(gw.sim, 'getMObjects')
+    const res = await request(`${gw.url}/opportunities?externalKey.name=opportunityId&externalKey.value=Opportunity_1&externalKey.value=Opportunity_3`)
+    assert.equal(res.status, 400, res.text)
+    assert.deepEqual(res.body.errors, [{ path: 'querystring:/externalKey.value', message: 'is REST-only: SOAP getMObjects looks up one external key per call (send one value per request, or use MARKETO_BACKEND=rest)' }])
+    assert.equal(upstreamCalls(gw.sim, 'getMObjects'), before)
+    const one = await request(`${gw.url}/opportunities?externalKey.name=opportunityId&externalKey.value=Opportunity_3`)
+    assert.equal(one.status, 200, one.text)
+    assert.deepEqual(one.body.items.map((o: { id: number }) => o.id), [64])
+    assert.equal(one.body.notFound, undefined)
   })
 })

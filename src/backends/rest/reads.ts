@@ -192,6 +192,10 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
       if (query.externalKey.name !== keyField) throw refuse(`the external key of an opportunity is "${keyField}" (MARKETO_REST_EXTERNAL_KEY_FIELD), REST's externalOpportunityId`, 'querystring:/externalKey.name')
       filters.push({ filterType: 'externalOpportunityId', values: [query.externalKey.value] })
     }
+    if (query.externalKeys !== undefined && query.externalKeys.length > 0) {
+      if (query.externalKeys.some((k) => k.name !== keyField)) throw refuse(`the external key of an opportunity is "${keyField}" (MARKETO_REST_EXTERNAL_KEY_FIELD), REST's externalOpportunityId`, 'querystring:/externalKey.name')
+      filters.push({ filterType: 'externalOpportunityId', values: query.externalKeys.map((k) => k.value) })
+    }
     let opportunityKey: string | undefined
     let leadId: number | undefined
     for (const a of query.associations ?? []) {

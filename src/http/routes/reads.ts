@@ -11,7 +11,7 @@ import { OpportunityParams } from '../schemas/opportunities.js'
 import { ProgramParams } from '../schemas/programs.js'
 import {
   DescribeParams, ObjectDescription, Opportunity, OpportunityListQuery, OpportunityPage, OpportunityRole, OpportunityRolePage,
-  Program, ProgramListQuery, ProgramPage, RoleListQuery, RoleParams, MAX_PAGE_SIZE,
+  Program, ProgramListQuery, ProgramPage, RoleListQuery, RoleParams, MAX_LOOKUP_VALUES, MAX_PAGE_SIZE,
   type MObjectType
 } from '../schemas/reads.js'
 import type { Reader } from '../../upstream/reader.js'
@@ -60,12 +60,18 @@ function upstreamValueError (err: unknown): never {
   throw err
 }
 
-/** One marketoGUID, or several read in one call. */
-function setGuids (query: GetMObjectsQuery, guids: string[] | undefined): void {
-  if (guids === undefined) return
-  const unique = [...new Set(guids)]
-  if (unique.length === 1) query.marketoGUID = unique[0]
-  else query.marketoGUIDs = unique
+/** Several values of one lookup parameter (externalKey.value or marketoGUID), deduplicated in input order. */
+interface SeveralValues { by: 'externalKey' | 'marketoGUID', values: string[] }
+
+function several (by: SeveralValues['by'], values: string[] | undefined): SeveralValues | undefined {
+  const unique = [...new Set(values ?? [])]
+  return unique.length > 1 ? { by, values: unique } : undefined
+}
+
+/** A lookup by several values answers everything at once, so it never issues a cursor and takes none. */
+function noCursor (lookup: SeveralValues | undefined, cursor: string | undefined): void {
+  if (lookup === undefined || cursor === undefined) return
+  throw new GatewayError('VALIDATION_FAILED', `a lookup by several ${lookup.by} values has one page: it takes no cursor`, { errors: [{ path: 'querystring:/cursor', message: 'is not taken with several lookup values' }] })
 }
 
 /** What every step of a read needs: the request's one deadline and its log. */
@@ -130,6 +136,37 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
     return { items, nextCursor: page.next === undefined ? null : cursors.encode(page.next, paged.hash) }
   }
 
+  /**
+   * A lookup by several keys or GUIDs: every value names at most one record, so the answer is one
+   * page holding every match in the order of the values, read in calls of up to MAX_LOOKUP_VALUES
+   * filterValues each; the values that match nothing are listed, not silently left out.
+   */
+  async function lookupAll (base: GetMObjectsQuery, lookup: SeveralValues, req: Step): Promise<{ objects: ReadMObject[], notFound: string[] }> {
+    const found = new Map<string, ReadMObject>()
+    for (let start = 0; start < lookup.values.length; start += MAX_LOOKUP_VALUES) {
+      const values = lookup.values.slice(start, start + MAX_LOOKUP_VALUES)
+      const query: GetMObjectsQuery = { ...base, pageSize: values.length }
+      if (lookup.by === 'marketoGUID') query.marketoGUIDs = values
+      else query.externalKeys = values.map((value) => ({ name: base.externalKey?.name ?? '', value }))
+      delete query.externalKey
+      let streamPosition: string | undefined
+      // One page holds the chunk's matches (at most one per value); further pages are followed all the same.
+      for (;;) {
+        const page = await reader.getMObjects(streamPosition === undefined ? query : { ...query, streamPosition }, req.deadline, req.log)
+        for (const o of page.objects) {
+          const key = lookup.by === 'marketoGUID' ? o.marketoGUID : o.externalKey?.value
+          if (key !== undefined && !found.has(key)) found.set(key, o)
+        }
+        if (!page.hasMore || page.newStreamPosition === '') break
+        streamPosition = page.newStreamPosition
+      }
+    }
+    return {
+      objects: lookup.values.flatMap((v) => found.get(v) ?? []),
+      notFound: lookup.values.filter((v) => !found.has(v))
+    }
+  }
+
   async function one (type: MObjectType, id: number, what: string, query: Partial<GetMObjectsQuery>, req: Step): Promise<ReadMObject> {
     const page = await reader.getMObjects({ type, id, ...query }, req.deadline, req.log)
     const found = page.objects.find((o) => o.id === id)
@@ -171,6 +208,7 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
     }
   }, async (request) => {
     const q = request.query
+    noCursor(several('externalKey', q['externalKey.value']) ?? several('marketoGUID', q.marketoGUID), q.cursor)
     const paged = paging('/opportunities', q)
     const keyName = q['externalKey.name']
     const keyValue = q['externalKey.value']
@@ -178,7 +216,7 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
       const missing = keyName === undefined ? 'externalKey.name' : 'externalKey.value'
       throw new GatewayError('VALIDATION_FAILED', `externalKey.name and externalKey.value go together: ${missing} is missing`, { errors: [{ path: `querystring:/${missing}`, message: 'is required with the other externalKey parameter' }] })
     }
-    const externalKey = keyName !== undefined && keyValue !== undefined ? { name: keyName, value: keyValue } : undefined
+    const externalKey = keyName !== undefined && keyValue !== undefined ? { name: keyName, value: keyValue[0] } : undefined
     const associations: Association[] = q.companyId === undefined ? [] : [{ mObjType: 'Company', id: q.companyId }]
     const query: GetMObjectsQuery = {
       type: 'Opportunity',
@@ -186,17 +224,26 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
       associations
     }
     if (externalKey !== undefined) query.externalKey = externalKey
-    setGuids(query, q.marketoGUID)
+    const guids = [...new Set(q.marketoGUID ?? [])]
+    if (guids.length === 1) query.marketoGUID = guids[0]
+    const lookup = several('externalKey', keyValue) ?? several('marketoGUID', q.marketoGUID)
     const fields = await opportunityFields(request)
     // Every field the describe names: a REST read returns only the fields it asks for.
     query.fields = fields.map((f) => f.name)
-    return await list(paged, query, request, (o) => {
+    const map = (o: ReadMObject) => {
       try {
-        return opportunityFromMObject(o, fields, externalKey)
+        return opportunityFromMObject(o, fields, lookup?.by === 'externalKey' && o.externalKey !== undefined ? o.externalKey : externalKey)
       } catch (err) {
         return upstreamValueError(err)
       }
-    })
+    }
+    if (lookup !== undefined) {
+      if (lookup.by === 'externalKey' && guids.length > 0) query.marketoGUIDs = guids
+      const found = await lookupAll(query, lookup, request)
+      return { items: found.objects.map(map), nextCursor: null, notFound: found.notFound }
+    }
+    if (guids.length > 1) query.marketoGUIDs = guids
+    return await list(paged, query, request, map)
   })
 
   app.get('/opportunities/roles', {
@@ -209,6 +256,7 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
     }
   }, async (request) => {
     const q = request.query
+    noCursor(several('marketoGUID', q.marketoGUID), q.cursor)
     const paged = paging('/opportunities/roles', q)
     const associations: Association[] = []
     if (q.opportunityId !== undefined) associations.push({ mObjType: 'Opportunity', id: q.opportunityId })
@@ -221,15 +269,21 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
     if (keyName !== undefined && keyValue !== undefined) associations.push({ mObjType: 'Opportunity', externalKey: { name: keyName, value: keyValue } })
     if (q.personId !== undefined) associations.push({ mObjType: 'Lead', id: q.personId })
     const query: GetMObjectsQuery = { type: 'OpportunityPersonRole', criteria: eq('Role', q.role), associations }
-    setGuids(query, q.marketoGUID)
+    const lookup = several('marketoGUID', q.marketoGUID)
+    if (lookup === undefined && q.marketoGUID !== undefined) query.marketoGUID = q.marketoGUID[0]
     query.fields = (await describeCache.get('OpportunityPersonRole', request.deadline, request.log)).fields.map((f) => f.name)
-    return await list(paged, query, request, (o) => {
+    const map = (o: ReadMObject) => {
       try {
         return roleFromMObject(o)
       } catch (err) {
         return upstreamValueError(err)
       }
-    })
+    }
+    if (lookup !== undefined) {
+      const found = await lookupAll(query, lookup, request)
+      return { items: found.objects.map(map), nextCursor: null, notFound: found.notFound }
+    }
+    return await list(paged, query, request, map)
   })
 
   app.get('/opportunities/roles/:id', {

@@ -132,13 +132,23 @@ const NextCursor = Type.Union([Type.String(), Type.Null()], {
   description: 'Pass as `cursor` (with the same filters, unaltered) for the next page; null on the last page'
 })
 
+const NotFound = Type.Array(Type.String(), {
+  description: 'Only for a lookup by several externalKey.value or marketoGUID values: the values (deduplicated, in input order) that match no record'
+})
+
 const page = <T extends Parameters<typeof ref>[0]>(item: T, id: string) => Type.Object({
   items: Type.Array(ref(item)),
   nextCursor: NextCursor
 }, { $id: id, additionalProperties: false })
 
-export const OpportunityPage = page(Opportunity, 'OpportunityPage')
-export const OpportunityRolePage = page(OpportunityRole, 'OpportunityRolePage')
+const lookupPage = <T extends Parameters<typeof ref>[0]>(item: T, id: string) => Type.Object({
+  items: Type.Array(ref(item)),
+  nextCursor: NextCursor,
+  notFound: Type.Optional(NotFound)
+}, { $id: id, additionalProperties: false })
+
+export const OpportunityPage = lookupPage(Opportunity, 'OpportunityPage')
+export const OpportunityRolePage = lookupPage(OpportunityRole, 'OpportunityRolePage')
 export const ProgramPage = page(Program, 'ProgramPage')
 
 export const FieldDescription = Type.Object({
@@ -191,7 +201,10 @@ export const readSchemas = [Opportunity, OpportunityRole, Program, OpportunityPa
 
 /** The most filterValues one REST lookup takes (opportunities.md: 300 records a call). */
 export const MAX_LOOKUP_VALUES = 300
-const GuidList = (description: string) => Type.Array(MarketoGuid(), { minItems: 1, maxItems: MAX_LOOKUP_VALUES, description })
+/** The most keys or GUIDs one lookup request names: the gateway reads them in calls of MAX_LOOKUP_VALUES. */
+export const MAX_LOOKUP_KEYS = MAX_BATCH
+const SEVERAL = `repeat the parameter for several (up to ${MAX_LOOKUP_KEYS}, read in calls of ${MAX_LOOKUP_VALUES}; the answer then holds every match in the order of the values, no further page, and notFound lists the values that match nothing)`
+const GuidList = (description: string) => Type.Array(MarketoGuid(), { minItems: 1, maxItems: MAX_LOOKUP_KEYS, description: `${description}; ${SEVERAL}` })
 const Limit = Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: MAX_PAGE_SIZE, description: `Objects per page, 1 to ${MAX_PAGE_SIZE}` })
 const Cursor = Type.String({ minLength: 1, maxLength: 4_096, pattern: '^[A-Za-z0-9_-]+$', description: 'nextCursor of the previous page, unaltered; only valid with the same filters, on the gateway process that issued it (signed with a per-process key)' })
 const Text = (description: string) => SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH, description })
@@ -201,8 +214,12 @@ const Instant = (description: string) => InstantString({
 
 export const OpportunityListQuery = Type.Object({
   'externalKey.name': Type.Optional(FieldName({ description: 'Look up by external key: the field name (with externalKey.value)' })),
-  'externalKey.value': Type.Optional(SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH, description: 'Look up by external key: the value (with externalKey.name)' })),
-  marketoGUID: Type.Optional(GuidList('REST backend only: look up by marketoGUID; repeat the parameter for several opportunities (one Marketo call)')),
+  'externalKey.value': Type.Optional(Type.Array(SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH }), {
+    minItems: 1,
+    maxItems: MAX_LOOKUP_KEYS,
+    description: `Look up by external key: the value (with externalKey.name); REST backend: ${SEVERAL}`
+  })),
+  marketoGUID: Type.Optional(GuidList('REST backend only: look up by marketoGUID')),
   name: Type.Optional(Text('Name equals')),
   stage: Type.Optional(Text('Stage equals')),
   type: Type.Optional(Text('Type equals')),
@@ -221,7 +238,7 @@ export const RoleListQuery = Type.Object({
   'opportunity.externalKey.name': Type.Optional(FieldName({ description: 'Roles of the opportunity with this external key: the field name (with opportunity.externalKey.value; on REST it must be MARKETO_REST_EXTERNAL_KEY_FIELD)' })),
   'opportunity.externalKey.value': Type.Optional(SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH, description: 'Roles of the opportunity with this external key: the value (with opportunity.externalKey.name)' })),
   personId: Type.Optional(Id({ description: 'Roles of this person (lead)' })),
-  marketoGUID: Type.Optional(GuidList('REST backend only: the role with this marketoGUID; repeat the parameter for several roles (one Marketo call)')),
+  marketoGUID: Type.Optional(GuidList('REST backend only: the role with this marketoGUID')),
   role: Type.Optional(Text('Role equals')),
   limit: Type.Optional(Limit),
   cursor: Type.Optional(Cursor)
