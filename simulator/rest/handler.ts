@@ -691,7 +691,7 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
     return { offset: int('offset', 0, 0, 2_147_483_647), max: int('maxReturn', 20, 1, 200) }
   }
 
-  /** Get Programs by Tag (programs.md): tagType and tagValue required. */
+  /** Get Programs by Tag (programs.md): tagType and tagValue required; the programs with their tags (the docs' example), no costs. */
   function programsByTag (params: URLSearchParams): Record<string, unknown> {
     const tagType = params.get('tagType')
     const tagValue = params.get('tagValue')
@@ -699,7 +699,14 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
     if (tagValue === null || tagValue === '') throw new RestFault(701, 'tagValue cannot be blank')
     const { offset, max } = assetPage(params)
     const found = ctx.store.findPrograms((p) => p.tags.some((t) => t.type === tagType && t.value === tagValue)).slice(offset, offset + max)
-    return found.length === 0 ? { errors: [], warnings: [NO_ASSETS] } : { errors: [], warnings: [], result: found.map((p) => programResponse(p)) }
+    return found.length === 0 ? { errors: [], warnings: [NO_ASSETS] } : { errors: [], warnings: [], result: found.map((p) => programResponse(p, { tags: true, costs: false })) }
+  }
+
+  /** Get Programs (programs.md, Browse): maxReturn and offset; "This endpoint does not return program tags" (nor costs). */
+  function browsePrograms (params: URLSearchParams): Record<string, unknown> {
+    const { offset, max } = assetPage(params)
+    const found = ctx.store.findPrograms(() => true).slice(offset, offset + max)
+    return found.length === 0 ? { errors: [], warnings: [NO_ASSETS] } : { errors: [], warnings: [], result: found.map((p) => programResponse(p, { tags: false, costs: false })) }
   }
 
   async function data (req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
@@ -852,6 +859,10 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
       } else if (path === '/rest/asset/v1/program/byName.json' && method === 'GET') {
         entry.operation = 'getMObjects'
         answer = { requestId: requestId(), success: true, ...programByName(readParams) }
+        entry.applied = true
+      } else if (path === '/rest/asset/v1/programs.json' && method === 'GET') {
+        entry.operation = 'getMObjects'
+        answer = { requestId: requestId(), success: true, ...browsePrograms(readParams) }
         entry.applied = true
       } else if (path === '/rest/asset/v1/program/byTag.json' && method === 'GET') {
         entry.operation = 'getMObjects'

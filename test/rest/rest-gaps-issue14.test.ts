@@ -182,3 +182,92 @@ describe('SOAP backend: several externalKey.value', () => {
     assert.equal(one.body.notFound, undefined)
   })
 })
+
+describe('REST GET /programs by tag and by browsing (issue #14)', () => {
+  let gw: TestGateway
+  before(async () => { gw = await startGateway({ backend: 'rest' }) })
+  after(async () => { await gw.close() })
+
+  it('by tag: one Get Programs by Tag, then each program by id for its costs; the same programs as by name', async () => {
+    const byName = await request(`${gw.url}/programs?name=Summer%20Webinar%20Series`)
+    const from = gw.sim.ledger.length
+    const res = await request(`${gw.url}/programs?tagType=Channel&tagValue=Webinar`)
+    assert.equal(res.status, 200, res.text)
+    assert.deepEqual(res.body, byName.body)
+    assert.equal(res.body.items[0].costs.length, 2)
+    const sent = entries(gw, from, 'getMObjects')
+    assert.deepEqual(sent.map((e) => e.path), ['/rest/asset/v1/program/byTag.json', '/rest/asset/v1/program/1970.json'])
+    assert.deepEqual(Object.fromEntries(params(sent[0])), { tagType: 'Channel', tagValue: 'Webinar', maxReturn: '200' })
+    const content = await request(`${gw.url}/programs?tagType=Channel&tagValue=Content&workspaceName=Default`)
+    assert.deepEqual(content.body.items.map((p: { id: number, tags: unknown }) => [p.id, p.tags]), [
+      [1001, [{ type: 'Channel', value: 'Content' }]],
+      [1002, [{ type: 'Channel', value: 'Content' }, { type: 'Product Line', value: 'Coffee' }]]
+    ])
+  })
+
+  it('by tag, paged by the gateway in id order: limit=1 serves one program a page', async () => {
+    const first = await request(`${gw.url}/programs?tagType=Channel&tagValue=Content&limit=1`)
+    assert.deepEqual(first.body.items.map((p: { id: number }) => p.id), [1001])
+    assert.notEqual(first.body.nextCursor, null)
+    const second = await request(`${gw.url}/programs?tagType=Channel&tagValue=Content&limit=1&cursor=${first.body.nextCursor}`)
+    assert.deepEqual([second.body.items.map((p: { id: number }) => p.id), second.body.nextCursor], [[1002], null])
+  })
+
+  it('without filters: Get Programs (browse) by maxReturn and offset, each program then by id', async () => {
+    const from = gw.sim.ledger.length
+    const first = await request(`${gw.url}/programs?limit=2`)
+    assert.equal(first.status, 200, first.text)
+    assert.deepEqual(first.body.items.map((p: { id: number }) => p.id), [1001, 1002])
+    const second = await request(`${gw.url}/programs?limit=2&cursor=${first.body.nextCursor}`)
+    assert.deepEqual([second.body.items.map((p: { id: number, costs: unknown[] }) => [p.id, p.costs.length]), second.body.nextCursor], [[[1970, 2]], null])
+    const browse = entries(gw, from, 'getMObjects').filter((e) => e.path === '/rest/asset/v1/programs.json')
+    assert.deepEqual(browse.map((e) => Object.fromEntries(params(e))), [{ maxReturn: '2', offset: '0' }, { maxReturn: '2', offset: '2' }])
+    assert.equal(entries(gw, from, 'getMObjects').filter((e) => /^\/rest\/asset\/v1\/program\/\d+\.json$/.test(e.path)).length, 3)
+    const elsewhere = await request(`${gw.url}/programs?workspaceName=Elsewhere`)
+    assert.deepEqual(elsewhere.body, { items: [], nextCursor: null })
+  })
+
+  it('a tag type without a value answers 400 naming tagValue, before any call', async () => {
+    const from = gw.sim.ledger.length
+    const res = await request(`${gw.url}/programs?tagType=Channel`)
+    assertRestRefusal(res, gw.sim, from, /tagType and tagValue/)
+    assert.deepEqual(res.body.errors.map((e: { path: string }) => e.path), ['querystring:/tagValue'])
+  })
+
+  it('pages of at most 20 programs by tag or browsing (each costs a Get Program by Id): 21 calls a page at most', async (t) => {
+    const seed = loadSeed()
+    const base = seed.programs[0]
+    for (let i = 0; i < 30; i++) seed.programs.push({ ...structuredClone(base), id: 5_000 + i, name: `Paged ${i}`, treePath: `/Marketing Activities/Default/Training/Paged ${i}`, tags: [{ type: 'Channel', value: 'Content' }] })
+    const paged = await startGateway({ backend: 'rest', simulator: { seed } })
+    t.after(async () => { await paged.close() })
+    for (const [query, first, total] of [['tagType=Channel&tagValue=Content', '/rest/asset/v1/program/byTag.json', 32], ['', '/rest/asset/v1/programs.json', 33]] as const) {
+      const seen: number[] = []
+      let cursor: string | null = null
+      do {
+        const from = paged.sim.ledger.length
+        const res = await request(`${paged.url}/programs?${query}${cursor === null ? '' : `&cursor=${cursor}`}`)
+        assert.equal(res.status, 200, res.text)
+        assert.ok(res.body.items.length <= 20)
+        const sent = entries(paged, from, 'getMObjects')
+        assert.equal(sent[0].path, first)
+        assert.equal(sent.length, 1 + res.body.items.length)
+        seen.push(...res.body.items.map((p: { id: number }) => p.id))
+        cursor = res.body.nextCursor
+      } while (cursor !== null)
+      assert.equal(seen.length, total)
+      assert.deepEqual(seen, [...seen].sort((a, b) => a - b))
+    }
+  })
+
+  it('a tag with 200 programs or more answers 501: byTag answers in random order, so it cannot be paged faithfully', async (t) => {
+    const seed = loadSeed()
+    const base = seed.programs[0]
+    for (let i = 0; i < 200; i++) seed.programs.push({ ...structuredClone(base), id: 5_000 + i, name: `Many ${i}`, treePath: `/Marketing Activities/Default/Training/Many ${i}`, tags: [{ type: 'Channel', value: 'Content' }] })
+    const many = await startGateway({ backend: 'rest', simulator: { seed } })
+    t.after(async () => { await many.close() })
+    const res = await request(`${many.url}/programs?tagType=Channel&tagValue=Content`)
+    assert.equal(res.status, 501, res.text)
+    assert.equal(res.body.code, 'BACKEND_UNSUPPORTED')
+    assert.match(res.body.detail, /random order/)
+  })
+})

@@ -90,6 +90,7 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
     // limit ≤ 100 ≤ a Marketo page: two pages always suffice; the third guards against empty pages.
     for (let calls = 0; calls < 3; calls++) {
       const page = await reader.getMObjects(sp === undefined ? { ...query, pageSize: limit } : { ...query, pageSize: limit, streamPosition: sp }, until, log)
+      if (page.servedAtMost !== undefined) limit = Math.min(limit, page.servedAtMost)
       let start = Math.min(skip, page.objects.length)
       if (after !== undefined) {
         // Resume after the last object returned, even if the page shifted since.
@@ -327,7 +328,9 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
       operationId: 'listPrograms',
       summary: 'List programs by name, tag or workspace',
       description: 'getMObjects with criteria Name, Tag Type, Tag Value, Workspace Id, Workspace Name (equal) and Include Archive; costs included. ' +
-        'REST backend: one Get Program by Name (tags and costs included), so `name` is required there (400 without it), tagType, tagValue and workspaceName narrow its answer, workspaceId answers 400, ' +
+        'REST backend: with `name`, one Get Program by Name (tags and costs included), which tagType, tagValue and workspaceName narrow; without it, with tagType and tagValue (both, or 400), Get Programs by Tag ' +
+        '(a tag with 200 programs or more answers 501: that endpoint answers in random order, so the gateway pages through one whole answer itself), and with neither, Get Programs (browse, by offset); ' +
+        'programs from those two are then read one by one with Get Program by Id, which has their costs (one more Marketo call per program listed, so these pages hold at most 20 programs). workspaceName narrows every answer, workspaceId answers 400, ' +
         'and archived programs are not told apart (the Asset API has no archive flag).',
       querystring: ProgramListQuery,
       response: { 200: { ...ref(ProgramPage), description: 'One page of programs' }, ...readErrorResponses }
@@ -340,13 +343,26 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
       ...eq('Workspace Id', q.workspaceId), ...eq('Workspace Name', q.workspaceName),
       ...(q.includeArchived === true ? eq('Include Archive', 'true') : [])
     ]
-    return await list(paged, { type: 'Program', criteria, includeDetails: true }, request, (o) => {
+    const page = await readPage({ type: 'Program', criteria, includeDetails: true }, paged.limit, paged.state, request.deadline, request.log)
+    // A program the list answered without its costs is read by id (several at once: the call gate paces them).
+    const whole = await Promise.all(page.items.map(async (o) => {
+      if (o.detailsOmitted !== true || o.id === null) return o
+      try {
+        return await one('Program', o.id, 'program', { includeDetails: true }, request)
+      } catch (err) {
+        // Deleted between the list and the read: no longer a program to list.
+        if (err instanceof GatewayError && err.code === 'NOT_FOUND') return undefined
+        throw err
+      }
+    }))
+    const items = whole.filter((o): o is ReadMObject => o !== undefined).map((o) => {
       try {
         return programFromMObject(o)
       } catch (err) {
         return upstreamValueError(err)
       }
     })
+    return { items, nextCursor: page.next === undefined ? null : cursors.encode(page.next, paged.hash) }
   })
 
   app.get('/mobjects/:type/describe', {
