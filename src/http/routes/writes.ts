@@ -38,7 +38,7 @@ const errorResponses = {
   504: problemResponse('Marketo did not answer before the deadline; objects are `unknown`')
 }
 export const DryRunQuery = Type.Object({
-  dryRun: Type.Optional(Type.Boolean({ default: false, description: 'Validate and map only: answer with the SOAP envelopes that would be sent (signature redacted) and the per-object plan; Marketo is not called' }))
+  dryRun: Type.Optional(Type.Boolean({ default: false, description: 'Validate and map only: answer with the SOAP envelopes (REST: calls) that would be sent (signature redacted) and the per-object plan; nothing is sent to Marketo but, with VALIDATE_CUSTOM_FIELDS, the describe read (cached) that checks the field names' }))
 }, { additionalProperties: false })
 
 const syncResponses = {
