@@ -203,7 +203,7 @@ export const readSchemas = [Opportunity, OpportunityRole, Program, OpportunityPa
 export const MAX_LOOKUP_VALUES = 300
 /** The most keys or GUIDs one lookup request names: the gateway reads them in calls of MAX_LOOKUP_VALUES. */
 export const MAX_LOOKUP_KEYS = MAX_BATCH
-const SEVERAL = `repeat the parameter for several (up to ${MAX_LOOKUP_KEYS}, read in calls of ${MAX_LOOKUP_VALUES}; the answer then holds every match in the order of the values, no further page, and notFound lists the values that match nothing)`
+const SEVERAL = `repeat the parameter for several (up to ${MAX_LOOKUP_KEYS}, read in calls of ${MAX_LOOKUP_VALUES}, as far as the URL fits the gateway's 16 KB request-header limit, about 300 GUIDs; the answer then holds every match in the order of the values, no further page and no cursor, and notFound lists the values that match nothing)`
 const GuidList = (description: string) => Type.Array(MarketoGuid(), { minItems: 1, maxItems: MAX_LOOKUP_KEYS, description: `${description}; ${SEVERAL}` })
 const Limit = Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: MAX_PAGE_SIZE, description: `Objects per page, 1 to ${MAX_PAGE_SIZE}` })
 const Cursor = Type.String({ minLength: 1, maxLength: 4_096, pattern: '^[A-Za-z0-9_-]+$', description: 'nextCursor of the previous page, unaltered; only valid with the same filters, on the gateway process that issued it (signed with a per-process key)' })
@@ -247,8 +247,8 @@ export type RoleListQuery = Static<typeof RoleListQuery>
 
 export const ProgramListQuery = Type.Object({
   name: Type.Optional(Text('Name equals')),
-  tagType: Type.Optional(Text('Has a tag of this type, e.g. Channel')),
-  tagValue: Type.Optional(Text('Has a tag with this value, e.g. Webinar')),
+  tagType: Type.Optional(Text('Has a tag of this type, e.g. Channel (REST backend: without name, only with tagValue)')),
+  tagValue: Type.Optional(Text('Has a tag with this value, e.g. Webinar (REST backend: without name, only with tagType)')),
   workspaceId: Type.Optional(Id({ description: 'Workspace id equals' })),
   workspaceName: Type.Optional(Text('Workspace name equals')),
   includeArchived: Type.Optional(Type.Boolean({ default: false, description: 'Include archived programs' })),
