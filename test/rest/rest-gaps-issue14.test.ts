@@ -161,9 +161,12 @@ describe('REST reads by several keys or GUIDs: calls of up to 300 filterValues (
     assert.deepEqual(roles.body.notFound, [toGuid('role', 11)])
   })
 
-  it('a lookup by several values has one page: a cursor answers 400 before any call', async () => {
-    const from = gw.sim.ledger.length
+  it('a lookup by several values has one page: a cursor answers 400 before any call; so do GUIDs with a key', async () => {
+    let from = gw.sim.ledger.length
     assertRestRefusal(await request(`${lookup([key(1), key(2)])}&cursor=abc`), gw.sim, from, /one page/)
+    from = gw.sim.ledger.length
+    const guids = `marketoGUID=${toGuid('opportunity', 4)}&marketoGUID=${toGuid('opportunity', 7)}`
+    assertRestRefusal(await request(`${lookup([key(1)])}&${guids}`), gw.sim, from, /one field per call/)
   })
 })
 

@@ -148,8 +148,10 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
       const values = lookup.values.slice(start, start + MAX_LOOKUP_VALUES)
       const query: GetMObjectsQuery = { ...base, pageSize: values.length }
       if (lookup.by === 'marketoGUID') query.marketoGUIDs = values
-      else query.externalKeys = values.map((value) => ({ name: base.externalKey?.name ?? '', value }))
-      delete query.externalKey
+      else {
+        query.externalKeys = values.map((value) => ({ name: base.externalKey?.name ?? '', value }))
+        delete query.externalKey
+      }
       let streamPosition: string | undefined
       // One page holds the chunk's matches (at most one per value); further pages are followed all the same.
       for (;;) {
