@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { randomUUID, timingSafeEqual } from 'node:crypto'
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import type { Attrib, MObject, MObjStatus, SyncOperation, TypeAttrib } from '../model.js'
 import { SimulatorFault } from '../faults.js'
 import { HTML_502, type Knob } from '../knobs.js'
@@ -544,14 +544,19 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
     if (token === null || token === '') return { afterId: 0, size }
     let pos: { q?: unknown, a?: unknown } | null = null
     try { pos = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) } catch { /* answered below */ }
-    if (pos?.q !== query || typeof pos.a !== 'number' || !Number.isInteger(pos.a)) throw new RestFault(1003, 'Invalid nextPageToken')
+    if (pos?.q !== queryDigest(query) || typeof pos.a !== 'number' || !Number.isInteger(pos.a)) throw new RestFault(1003, 'Invalid nextPageToken')
     return { afterId: pos.a, size }
   }
 
-  // A token carries the last id served and the query it belongs to (as getMObjects' streamPosition
-  // does), so it is only good for the lookup that issued it; to clients it is opaque.
+  // A token carries the last id served and a digest of the query it belongs to (as getMObjects'
+  // streamPosition does), so it is only good for the lookup that issued it, and stays short however
+  // many filterValues the query has (Marketo's tokens are a few dozen characters); to clients it is opaque.
+  function queryDigest (query: string): string {
+    return createHash('sha256').update(query).digest('base64url').slice(0, 22)
+  }
+
   function pageToken (query: string, lastId: number): string {
-    return Buffer.from(JSON.stringify({ q: query, a: lastId })).toString('base64url')
+    return Buffer.from(JSON.stringify({ q: queryDigest(query), a: lastId })).toString('base64url')
   }
 
   // Without a fields parameter a lookup answers a default set (fields "returns additional
