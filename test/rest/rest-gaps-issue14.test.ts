@@ -161,6 +161,28 @@ describe('REST reads by several keys or GUIDs: calls of up to 300 filterValues (
     assert.deepEqual(roles.body.notFound, [toGuid('role', 11)])
   })
 
+  it('the roles of 301 opportunities by their keys: calls of 300 and 1 keys one after the other, paged by the cursor, the first 300 keys\' roles first', async () => {
+    const keys = shuffled(Array.from({ length: 301 }, (_, i) => key(i)))
+    const roles = await request(`${gw.url}/opportunities/roles`, { body: { roles: keys.map((k) => ({ opportunity: { externalKey: { name: 'opportunityId', value: k } }, personId: 19, role: 'Lookup' })) } })
+    assert.equal(roles.status, 200, roles.text.slice(0, 300))
+    const from = gw.sim.ledger.length
+    const base = `${gw.url}/opportunities/roles?opportunity.externalKey.name=opportunityId&${keys.map((k) => `opportunity.externalKey.value=${k}`).join('&')}&limit=100`
+    const seen: string[] = []
+    let cursor: string | null = null
+    do {
+      const res = await request(cursor === null ? base : `${base}&cursor=${cursor}`)
+      assert.equal(res.status, 200, res.text.slice(0, 300))
+      seen.push(...res.body.items.map((r: { opportunity: { externalKey: { value: string } } }) => r.opportunity.externalKey.value))
+      cursor = res.body.nextCursor
+    } while (cursor !== null)
+    assert.equal(seen.length, 301)
+    assert.deepEqual(new Set(seen.slice(0, 300)), new Set(keys.slice(0, 300)))
+    assert.equal(seen[300], keys[300])
+    const sent = entries(gw, from, 'getMObjects')
+    assert.deepEqual(sent.map((e) => params(e).get('filterValues')?.split(',').length), [300, 300, 300, 1])
+    assert.deepEqual(sent.map((e) => params(e).has('nextPageToken')), [false, true, true, false])
+  })
+
   it('a lookup by several values has one page: a cursor answers 400 before any call; so do GUIDs with a key', async () => {
     let from = gw.sim.ledger.length
     assertRestRefusal(await request(`${lookup([key(1), key(2)])}&cursor=abc`), gw.sim, from, /one page/)
@@ -178,6 +200,10 @@ describe('SOAP backend: several externalKey.value', () => {
     const res = await request(`${gw.url}/opportunities?externalKey.name=opportunityId&externalKey.value=Opportunity_1&externalKey.value=Opportunity_3`)
     assert.equal(res.status, 400, res.text)
     assert.deepEqual(res.body.errors, [{ path: 'querystring:/externalKey.value', message: 'is REST-only: SOAP getMObjects looks up one external key per call (send one value per request, or use MARKETO_BACKEND=rest)' }])
+    assert.equal(upstreamCalls(gw.sim, 'getMObjects'), before)
+    const roles = await request(`${gw.url}/opportunities/roles?opportunity.externalKey.name=opportunityId&opportunity.externalKey.value=Opportunity_1&opportunity.externalKey.value=Opportunity_3`)
+    assert.equal(roles.status, 400, roles.text)
+    assert.deepEqual(roles.body.errors.map((e: { path: string }) => e.path), ['querystring:/opportunity.externalKey.value'])
     assert.equal(upstreamCalls(gw.sim, 'getMObjects'), before)
     const one = await request(`${gw.url}/opportunities?externalKey.name=opportunityId&externalKey.value=Opportunity_3`)
     assert.equal(one.status, 200, one.text)

@@ -206,7 +206,7 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
       if (query.externalKeys.some((k) => k.name !== keyField)) throw refuse(`the external key of an opportunity is "${keyField}" (MARKETO_REST_EXTERNAL_KEY_FIELD), REST's externalOpportunityId`, 'querystring:/externalKey.name')
       filters.push({ filterType: 'externalOpportunityId', values: query.externalKeys.map((k) => k.value) })
     }
-    let opportunityKey: string | undefined
+    const opportunityKeys: string[] = []
     let leadId: number | undefined
     for (const a of query.associations ?? []) {
       if (a.mObjType === 'Lead' && a.id !== undefined && kind === 'roles') {
@@ -214,11 +214,13 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
         filters.push({ filterType: 'leadId', values: [String(a.id)] })
       } else if (a.mObjType === 'Opportunity' && a.externalKey !== undefined && kind === 'roles') {
         if (a.externalKey.name !== keyField) throw refuse(`the external key of an opportunity is "${keyField}" (MARKETO_REST_EXTERNAL_KEY_FIELD), REST's externalOpportunityId`, 'querystring:/opportunity.externalKey.name')
-        opportunityKey = a.externalKey.value
-        filters.push({ filterType: 'externalOpportunityId', values: [a.externalKey.value] })
+        opportunityKeys.push(a.externalKey.value)
       } else if (a.mObjType === 'Opportunity' && a.id !== undefined) throw refuse(SOAP_ONLY_ID, 'querystring:/opportunityId')
       else throw refuse(`${kind} cannot be filtered by ${a.mObjType} on the REST backend`)
     }
+    // Roles of several opportunities: one filter, its values read in calls of 300 (see getMObjects).
+    if (opportunityKeys.length > 0) filters.push({ filterType: 'externalOpportunityId', values: opportunityKeys })
+    const opportunityKey = opportunityKeys.length === 1 ? opportunityKeys[0] : undefined
     const criteria = query.criteria ?? []
     const role = criteria.length === 1 && criteria[0].attrName === 'Role' && criteria[0].comparison === 'EQ' ? criteria[0].attrValue : undefined
     // The compound key (opportunity-roles.md): queried by POST ?_method=GET with a JSON input.
@@ -231,7 +233,6 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
     if (filters.length === 0) throw refuse(`the REST API lists ${kind} only by one filter: give ${by}`)
     if (filters.length > 1) throw refuse(`the REST API filters ${kind} by one field per call: give only one of the filters`)
     const filter = filters[0]
-    if (filter.values.length > MAX_RECORDS_PER_REST_CALL) throw refuse(`a REST lookup takes at most ${MAX_RECORDS_PER_REST_CALL} filterValues`)
     // filterValues is a comma-separated list: a value with a comma would become two values.
     if (filter.values.some((v) => v.includes(','))) throw refuse('a REST lookup value cannot contain a comma (filterValues is a comma-separated list)')
     return filter
@@ -345,14 +346,30 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
       // resumes after the last record served even when records before it were deleted.
       const batchSize = query.pageSize ?? REST_READ_PAGE
       let req: RestRequest
+      let chunk = 0
+      let token = query.streamPosition
+      let last = true
+      let chunked = false
       if ('compound' in lookup) {
         const body: Record<string, unknown> = { filterType: 'dedupeFields', fields, input: lookup.compound, batchSize }
         if (query.streamPosition !== undefined) body.nextPageToken = query.streamPosition
         req = { method: 'POST', path: paths.get, query: { _method: 'GET' }, contentType: 'application/json', body: JSON.stringify(body) }
       } else {
-        const params: Record<string, string> = { filterType: lookup.filterType, filterValues: lookup.values.join(','), fields: fields.join(','), batchSize: String(batchSize) }
-        if (query.streamPosition !== undefined) params.nextPageToken = query.streamPosition
+        // More values than one call takes: the calls go one after the other, each paged by its
+        // own nextPageToken, and the position names the call ("<call>:<token>").
+        const chunks = Math.ceil(lookup.values.length / MAX_RECORDS_PER_REST_CALL)
+        if (chunks > 1) {
+          const at = /^(\d{1,4}):(.*)$/.exec(query.streamPosition ?? '0:')
+          chunk = at === null ? NaN : Number(at[1])
+          if (!Number.isSafeInteger(chunk) || chunk >= chunks) throw new GatewayError('VALIDATION_FAILED', 'the lookup position is not one this gateway issued')
+          token = at?.[2] === '' ? undefined : at?.[2]
+        }
+        const values = lookup.values.slice(chunk * MAX_RECORDS_PER_REST_CALL, (chunk + 1) * MAX_RECORDS_PER_REST_CALL)
+        const params: Record<string, string> = { filterType: lookup.filterType, filterValues: values.join(','), fields: fields.join(','), batchSize: String(batchSize) }
+        if (token !== undefined) params.nextPageToken = token
         req = readRequest(paths.get, params)
+        last = chunk + 1 >= chunks
+        chunked = chunks > 1
       }
       return {
         operation: 'getMObjects',
@@ -362,8 +379,11 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
         parse: (env: RestEnvelope & { moreResult?: unknown, nextPageToken?: unknown }) => {
           const records = rows(ok(env))
           const objects = records.map((r) => query.type === 'Opportunity' ? opportunityFromRecord(r, keyField) : roleFromRecord(r, keyField))
-          const token = typeof env.nextPageToken === 'string' ? env.nextPageToken : ''
-          return { objects, hasMore: env.moreResult === true && token !== '', newStreamPosition: token }
+          const next = typeof env.nextPageToken === 'string' ? env.nextPageToken : ''
+          const more = env.moreResult === true && next !== ''
+          if (!chunked) return { objects, hasMore: more, newStreamPosition: next }
+          if (more) return { objects, hasMore: true, newStreamPosition: `${chunk}:${next}` }
+          return { objects, hasMore: !last, newStreamPosition: last ? '' : `${chunk + 1}:` }
         }
       }
     },

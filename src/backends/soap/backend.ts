@@ -51,6 +51,9 @@ export async function createSoapBackend (opts: SoapBackendOptions): Promise<Mark
 
     getMObjects (query) {
       if (query.marketoGUID !== undefined || query.marketoGUIDs !== undefined) throw new GatewayError('VALIDATION_FAILED', `marketoGUID ${REST_ONLY}`, { errors: [{ path: 'querystring:/marketoGUID', message: REST_ONLY }] })
+      if ((query.associations ?? []).filter((a) => a.mObjType === 'Opportunity' && a.externalKey !== undefined).length > 1) {
+        throw new GatewayError('VALIDATION_FAILED', `several opportunity.externalKey.value ${SEVERAL_KEYS}`, { errors: [{ path: 'querystring:/opportunity.externalKey.value', message: SEVERAL_KEYS }] })
+      }
       if (query.externalKeys !== undefined) throw new GatewayError('VALIDATION_FAILED', `several externalKey.value ${SEVERAL_KEYS}`, { errors: [{ path: 'querystring:/externalKey.value', message: SEVERAL_KEYS }] })
       return { operation: 'getMObjects', objects: 0, idempotent: true, send: (hints) => client.invoke('getMObjects', getMObjectsBody(query), hints), parse: parseGetMObjects }
     },

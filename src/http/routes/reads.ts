@@ -269,7 +269,9 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
       const missing = keyName === undefined ? 'opportunity.externalKey.name' : 'opportunity.externalKey.value'
       throw new GatewayError('VALIDATION_FAILED', `opportunity.externalKey.name and opportunity.externalKey.value go together: ${missing} is missing`, { errors: [{ path: `querystring:/${missing}`, message: 'is required with the other opportunity.externalKey parameter' }] })
     }
-    if (keyName !== undefined && keyValue !== undefined) associations.push({ mObjType: 'Opportunity', externalKey: { name: keyName, value: keyValue } })
+    if (keyName !== undefined && keyValue !== undefined) {
+      for (const value of new Set(keyValue)) associations.push({ mObjType: 'Opportunity', externalKey: { name: keyName, value } })
+    }
     if (q.personId !== undefined) associations.push({ mObjType: 'Lead', id: q.personId })
     const query: GetMObjectsQuery = { type: 'OpportunityPersonRole', criteria: eq('Role', q.role), associations }
     const lookup = several('marketoGUID', q.marketoGUID)

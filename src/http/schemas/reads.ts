@@ -236,7 +236,11 @@ export type OpportunityListQuery = Static<typeof OpportunityListQuery>
 export const RoleListQuery = Type.Object({
   opportunityId: Type.Optional(Id({ description: 'Roles of this opportunity (SOAP backend: REST has no integer opportunity ids)' })),
   'opportunity.externalKey.name': Type.Optional(FieldName({ description: 'Roles of the opportunity with this external key: the field name (with opportunity.externalKey.value; on REST it must be MARKETO_REST_EXTERNAL_KEY_FIELD)' })),
-  'opportunity.externalKey.value': Type.Optional(SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH, description: 'Roles of the opportunity with this external key: the value (with opportunity.externalKey.name)' })),
+  'opportunity.externalKey.value': Type.Optional(Type.Array(SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH }), {
+    minItems: 1,
+    maxItems: MAX_LOOKUP_KEYS,
+    description: `Roles of the opportunity with this external key: the value (with opportunity.externalKey.name). REST backend: repeat it for the roles of several opportunities (up to ${MAX_LOOKUP_KEYS}, as far as the URL fits the 16 KB request-header limit), read in calls of ${MAX_LOOKUP_VALUES} keys one after the other and paged as usual: the roles of the first ${MAX_LOOKUP_VALUES} keys come first, each call's in Marketo's order`
+  })),
   personId: Type.Optional(Id({ description: 'Roles of this person (lead)' })),
   marketoGUID: Type.Optional(GuidList('REST backend only: the role with this marketoGUID')),
   role: Type.Optional(Text('Role equals')),
