@@ -60,7 +60,7 @@ export const EnvSchema = Type.Object({
   API_KEY_RATE_LIMIT: Int(600, 0, 1_000_000, 'Requests allowed per API key per API_KEY_RATE_WINDOW_MS; 0 turns the per-key limit off'),
   API_KEY_RATE_WINDOW_MS: Int(60_000, 1_000, 3_600_000, 'Window of API_KEY_RATE_LIMIT'),
   DESCRIBE_CACHE_TTL_MS: Int(300_000, 0, 86_400_000, 'How long a describeMObject answer is cached; 0 turns the cache off'),
-  VALIDATE_CUSTOM_FIELDS: Type.Boolean({ default: false, description: 'true: opportunity writes naming a custom field that describeMObject does not list answer 400 before any Marketo write' }),
+  VALIDATE_CUSTOM_FIELDS: Type.Optional(Type.Boolean({ description: 'true: opportunity writes naming a custom field that the cached describe (DESCRIBE_CACHE_TTL_MS) does not list answer 400 naming it, before any Marketo write; false: Marketo fails that object alone. Default: true on the REST backend (MARKETO_BACKEND=rest), false on SOAP' })),
   CORS_ORIGINS: Type.Optional(Type.String({ minLength: 1, description: 'Browser origins allowed to call the gateway (CORS), comma-separated exact origins such as https://app.example.com; unset: no CORS headers at all. * (any origin) is refused while API_KEYS are configured' })),
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://', description: 'OpenTelemetry: base URL of an OTLP/HTTP receiver (e.g. http://otel-collector:4318); traces go to its /v1/traces. Unset (and no OTEL_EXPORTER_OTLP_TRACES_ENDPOINT): tracing is off and costs nothing' })),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://', description: 'OpenTelemetry: full URL traces are POSTed to (used as is); wins over OTEL_EXPORTER_OTLP_ENDPOINT' })),
@@ -254,7 +254,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     idempotency: { ttlMs: e.IDEMPOTENCY_TTL_MS, maxEntries: e.IDEMPOTENCY_MAX_ENTRIES, leaseMs: e.IDEMPOTENCY_LEASE_MS },
     redis: e.REDIS_URL === undefined ? null : { url: e.REDIS_URL, password: e.REDIS_PASSWORD, prefix: e.REDIS_KEY_PREFIX },
-    describe: { cacheTtlMs: e.DESCRIBE_CACHE_TTL_MS, validateCustomFields: e.VALIDATE_CUSTOM_FIELDS },
+    // REST reads use the describe anyway, and a REST 1006 fails the record: check before writing by default.
+    describe: { cacheTtlMs: e.DESCRIBE_CACHE_TTL_MS, validateCustomFields: e.VALIDATE_CUSTOM_FIELDS ?? e.MARKETO_BACKEND === 'rest' },
     coalesceWindowMs: e.COALESCE_WINDOW_MS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     auth,

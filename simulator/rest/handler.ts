@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { randomUUID, timingSafeEqual } from 'node:crypto'
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import type { Attrib, MObject, MObjStatus, SyncOperation, TypeAttrib } from '../model.js'
 import { SimulatorFault } from '../faults.js'
 import { HTML_502, type Knob } from '../knobs.js'
@@ -544,14 +544,19 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
     if (token === null || token === '') return { afterId: 0, size }
     let pos: { q?: unknown, a?: unknown } | null = null
     try { pos = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) } catch { /* answered below */ }
-    if (pos?.q !== query || typeof pos.a !== 'number' || !Number.isInteger(pos.a)) throw new RestFault(1003, 'Invalid nextPageToken')
+    if (pos?.q !== queryDigest(query) || typeof pos.a !== 'number' || !Number.isInteger(pos.a)) throw new RestFault(1003, 'Invalid nextPageToken')
     return { afterId: pos.a, size }
   }
 
-  // A token carries the last id served and the query it belongs to (as getMObjects' streamPosition
-  // does), so it is only good for the lookup that issued it; to clients it is opaque.
+  // A token carries the last id served and a digest of the query it belongs to (as getMObjects'
+  // streamPosition does), so it is only good for the lookup that issued it, and stays short however
+  // many filterValues the query has (Marketo's tokens are a few dozen characters); to clients it is opaque.
+  function queryDigest (query: string): string {
+    return createHash('sha256').update(query).digest('base64url').slice(0, 22)
+  }
+
   function pageToken (query: string, lastId: number): string {
-    return Buffer.from(JSON.stringify({ q: query, a: lastId })).toString('base64url')
+    return Buffer.from(JSON.stringify({ q: queryDigest(query), a: lastId })).toString('base64url')
   }
 
   // Without a fields parameter a lookup answers a default set (fields "returns additional
@@ -691,7 +696,7 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
     return { offset: int('offset', 0, 0, 2_147_483_647), max: int('maxReturn', 20, 1, 200) }
   }
 
-  /** Get Programs by Tag (programs.md): tagType and tagValue required. */
+  /** Get Programs by Tag (programs.md): tagType and tagValue required; the programs with their tags (the docs' example), no costs. */
   function programsByTag (params: URLSearchParams): Record<string, unknown> {
     const tagType = params.get('tagType')
     const tagValue = params.get('tagValue')
@@ -699,7 +704,14 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
     if (tagValue === null || tagValue === '') throw new RestFault(701, 'tagValue cannot be blank')
     const { offset, max } = assetPage(params)
     const found = ctx.store.findPrograms((p) => p.tags.some((t) => t.type === tagType && t.value === tagValue)).slice(offset, offset + max)
-    return found.length === 0 ? { errors: [], warnings: [NO_ASSETS] } : { errors: [], warnings: [], result: found.map((p) => programResponse(p)) }
+    return found.length === 0 ? { errors: [], warnings: [NO_ASSETS] } : { errors: [], warnings: [], result: found.map((p) => programResponse(p, { tags: true, costs: false })) }
+  }
+
+  /** Get Programs (programs.md, Browse): maxReturn and offset; "This endpoint does not return program tags" (nor costs). */
+  function browsePrograms (params: URLSearchParams): Record<string, unknown> {
+    const { offset, max } = assetPage(params)
+    const found = ctx.store.findPrograms(() => true).slice(offset, offset + max)
+    return found.length === 0 ? { errors: [], warnings: [NO_ASSETS] } : { errors: [], warnings: [], result: found.map((p) => programResponse(p, { tags: false, costs: false })) }
   }
 
   async function data (req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
@@ -852,6 +864,10 @@ export function createRestFace (ctx: HandlerContext, opts: RestFaceOptions): { h
       } else if (path === '/rest/asset/v1/program/byName.json' && method === 'GET') {
         entry.operation = 'getMObjects'
         answer = { requestId: requestId(), success: true, ...programByName(readParams) }
+        entry.applied = true
+      } else if (path === '/rest/asset/v1/programs.json' && method === 'GET') {
+        entry.operation = 'getMObjects'
+        answer = { requestId: requestId(), success: true, ...browsePrograms(readParams) }
         entry.applied = true
       } else if (path === '/rest/asset/v1/program/byTag.json' && method === 'GET') {
         entry.operation = 'getMObjects'

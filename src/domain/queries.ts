@@ -15,6 +15,8 @@ export interface GetMObjectsQuery {
   type: string
   id?: number
   externalKey?: Attrib
+  /** REST backend only: several opportunities by external key (one name) in one call (at most 300). */
+  externalKeys?: Attrib[]
   criteria?: Criterion[]
   associations?: Association[]
   includeDetails?: boolean
@@ -35,12 +37,19 @@ export interface GetMObjectsQuery {
  */
 export interface ReadMObject extends Omit<MObject, 'id'> {
   id: number | null
+  /**
+   * The list that found it answers without some of its details (REST program lists by tag or
+   * browsing: no costs): read the object by id before serving it.
+   */
+  detailsOmitted?: boolean
   createdAt?: string
   updatedAt?: string
 }
 
 export interface GetMObjectsPage {
   objects: ReadMObject[]
+  /** The most of these objects one page of the gateway serves (each costs the route one more call: REST program lists). */
+  servedAtMost?: number
   hasMore: boolean
   newStreamPosition: string
 }

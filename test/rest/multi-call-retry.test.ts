@@ -30,6 +30,10 @@ describe('REST: a retry re-sends only the calls that were not applied', () => {
     // A first call fetches the access token, so the knobs below act on the calls under test.
     const warm = await request(`${gw.url}/opportunities`, { body: { opportunities: [{ externalKey: { name: 'opportunityId', value: 'warm-up' }, name: 'Warm up' }] } })
     assert.equal(warm.status, 200, warm.text)
+    // The describe the generic route checks Opportunity attributes against (VALIDATE_CUSTOM_FIELDS,
+    // on by default on REST) is cached here too, so the knobs act on the write calls under test.
+    const describe = await request(`${gw.url}/mobjects/Opportunity/describe`)
+    assert.equal(describe.status, 200, describe.text)
   })
   after(async () => { await gw.close() })
   beforeEach(() => { gw.sim.knobs.clear() })

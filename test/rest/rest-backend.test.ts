@@ -242,7 +242,7 @@ describe('REST backend: writes against the REST face', () => {
     const calls = gw.sim.ledger.length
     for (const [method, path, body] of [
       ['GET', '/opportunities/64'], ['GET', '/opportunities/roles/10'], ['DELETE', '/opportunities/7'],
-      ['GET', '/opportunities?stage=Negotiation'], ['GET', '/opportunities/roles?opportunityId=4'], ['GET', '/programs?tagType=Channel&tagValue=Webinar'], ['GET', '/programs?name=x&workspaceId=1'],
+      ['GET', '/opportunities?stage=Negotiation'], ['GET', '/opportunities/roles?opportunityId=4'], ['GET', '/programs?tagType=Channel'], ['GET', '/programs?name=x&workspaceId=1'],
       ['GET', '/opportunities?externalKey.name=opportunityId&externalKey.value=a%2Cb'],
       ['POST', '/mobjects/delete', { objects: [{ type: 'Opportunity', id: 4 }] }]
     ] as Array<[string, string, unknown?]>) {

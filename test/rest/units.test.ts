@@ -14,8 +14,11 @@ describe('REST backend configuration', () => {
     assert.equal(loadConfig({ MARKETO_BACKEND: 'rest' }).marketo.rest.externalKeyField, 'opportunityId')
     assert.throws(() => loadConfig({ MARKETO_BACKEND: 'rest', MARKETO_REST_ENDPOINT: 'https://1-2-3.mktorest.com' }), ConfigError)
     assert.throws(() => loadConfig({ MARKETO_BACKEND: 'rest', MARKETO_REST_ENDPOINT: 'https://1-2-3.mktorest.com', MARKETO_CLIENT_ID: 'a', MARKETO_CLIENT_SECRET: 'b' }), /API_KEYS/)
-    // REST describes opportunities, so custom-field validation works on both backends.
+    // REST describes opportunities, so custom-field validation works on both backends; on REST it is on by default.
     assert.equal(loadConfig({ MARKETO_BACKEND: 'rest', VALIDATE_CUSTOM_FIELDS: 'true' }).describe.validateCustomFields, true)
+    assert.equal(loadConfig({ MARKETO_BACKEND: 'rest' }).describe.validateCustomFields, true)
+    assert.equal(loadConfig({ MARKETO_BACKEND: 'rest', VALIDATE_CUSTOM_FIELDS: 'false' }).describe.validateCustomFields, false)
+    assert.equal(loadConfig({}).describe.validateCustomFields, false)
     assert.throws(() => loadConfig({ MARKETO_BACKEND: 'graphql' }), ConfigError)
   })
 

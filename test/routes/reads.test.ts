@@ -233,22 +233,20 @@ describe('read routes against the simulator', () => {
     assert.deepStrictEqual(await ids('name=Program01&tagType=Channel&tagValue=Webinar'), [])
     assert.deepStrictEqual(await ids('name=Program01&workspaceName=Default'), [1001])
     assert.deepStrictEqual(await ids('name=Program01&workspaceName=Elsewhere'), [])
-    if (rest) {
-      // Without a name the Asset API lists programs without their costs (browse, byTag): 400, no
-      // call. It has no workspace ids either.
-      for (const query of ['', 'tagType=Product%20Line&tagValue=Coffee', 'workspaceName=Elsewhere']) {
-        const before = gw.sim.ledger.length
-        assertRestRefusal(await request(`${gw.url}/programs?${query}`), gw.sim, before, /lists programs with their tags and costs only by name/)
-      }
-      const before = gw.sim.ledger.length
-      assertRestRefusal(await request(`${gw.url}/programs?name=Program01&workspaceId=1`), gw.sim, before, /workspaceName/)
-      return
-    }
+    // Without a name, on REST: Get Programs by Tag or browsing, then each program by id for its costs.
     assert.deepStrictEqual(await ids(''), [1001, 1002, 1970])
     assert.deepStrictEqual(await ids('tagType=Product%20Line&tagValue=Coffee'), [1002])
     assert.deepStrictEqual(await ids('tagType=Channel&tagValue=Webinar'), [1970])
-    assert.deepStrictEqual(await ids('name=Program01&workspaceId=1'), [1001])
     assert.deepStrictEqual(await ids('workspaceName=Elsewhere'), [])
+    if (rest) {
+      // Get Programs by Tag takes both; the Asset API has no workspace ids.
+      let before = gw.sim.ledger.length
+      assertRestRefusal(await request(`${gw.url}/programs?tagType=Channel`), gw.sim, before, /tagType and tagValue/)
+      before = gw.sim.ledger.length
+      assertRestRefusal(await request(`${gw.url}/programs?name=Program01&workspaceId=1`), gw.sim, before, /workspaceName/)
+      return
+    }
+    assert.deepStrictEqual(await ids('name=Program01&workspaceId=1'), [1001])
   })
 
   it('a program write reads back', async () => {
@@ -505,10 +503,27 @@ describe('custom field validation on writes', () => {
     ]
   }
 
-  it('is off by default: Marketo answers the unknown field as a failed object', async (t) => {
+  it('with VALIDATE_CUSTOM_FIELDS=false: Marketo answers the unknown field as a failed object', async (t) => {
+    const gw = await startGateway({ env: { VALIDATE_CUSTOM_FIELDS: 'false' } })
+    t.after(() => gw.close())
+    const res = await request(`${gw.url}/opportunities`, { body })
+    assert.equal(res.status, 207)
+    assert.deepStrictEqual(res.body.results.map((r: { status: string }) => r.status), ['failed', 'failed'])
+    assert.equal(syncCalls(gw.sim), 1)
+    assert.equal(calls(gw, 'describeMObject'), 0)
+  })
+
+  it('by default: off on SOAP (Marketo fails the object), on for REST (400 before any write)', async (t) => {
     const gw = await startGateway()
     t.after(() => gw.close())
     const res = await request(`${gw.url}/opportunities`, { body })
+    if (rest) {
+      assert.equal(res.status, 400, res.text)
+      assert.equal(res.body.detail, 'unknown Opportunity fields: Bogus__c, Other__c')
+      assert.equal(syncCalls(gw.sim), 0)
+      assert.equal(calls(gw, 'describeMObject'), 1)
+      return
+    }
     assert.equal(res.status, 207)
     assert.deepStrictEqual(res.body.results.map((r: { status: string }) => r.status), ['failed', 'failed'])
     assert.equal(syncCalls(gw.sim), 1)

@@ -303,8 +303,25 @@ describe('REST face: programs as programs.md shows them', () => {
     assert.deepEqual(second.result.map((p: Json) => p.id), [1002])
     const coffee = await face.get('/rest/asset/v1/program/byTag.json', { tagType: 'Product Line', tagValue: 'Coffee' })
     assert.deepEqual(coffee.result[0].tags, [{ tagType: 'Product Line', tagValue: 'Coffee' }])
+    // The docs' byTag answer has tags and no costs.
+    const webinar = await face.get('/rest/asset/v1/program/byTag.json', { tagType: 'Channel', tagValue: 'Webinar' })
+    assert.deepEqual(webinar.result.map((p: Json) => [p.id, 'costs' in p]), [[1970, false]])
     const blank = await face.get('/rest/asset/v1/program/byTag.json', { tagType: 'Channel' })
     assert.deepEqual(blank.errors, [{ code: '701', message: 'tagValue cannot be blank' }])
+  })
+
+  it('Get Programs (browse): maxReturn (default 20, at most 200) and offset, no tags and no costs', async (t) => {
+    const face = await open(t)
+    const all = await face.get('/rest/asset/v1/programs.json', {})
+    assert.deepEqual(all.result.map((p: Json) => p.id), [1001, 1002, 1970])
+    assert.ok(all.result.every((p: Json) => !('tags' in p) && !('costs' in p)))
+    assert.deepEqual(all.result[2].channel, 'Webinar')
+    const page = await face.get('/rest/asset/v1/programs.json', { maxReturn: '1', offset: '1' })
+    assert.deepEqual(page.result.map((p: Json) => p.id), [1002])
+    const past = await face.get('/rest/asset/v1/programs.json', { offset: '3' })
+    assert.deepEqual([past.success, past.result, past.warnings], [true, undefined, ['No assets found for the given search criteria.']])
+    const tooMany = await face.get('/rest/asset/v1/programs.json', { maxReturn: '201' })
+    assert.deepEqual(tooMany.errors, [{ code: '1003', message: 'Invalid maxReturn \'201\': expected 1 to 200' }])
   })
 })
 

@@ -281,6 +281,9 @@ describe('REST face: paged lookups and fields', () => {
     const q = { filterType: 'externalOpportunityId', filterValues: 'tok-0,tok-1' }
     const real = (await rest.get(OPPS, { ...q, batchSize: '1' })).nextPageToken as string
     assert.equal(typeof real, 'string')
+    // Short like Marketo's, however many filterValues the query has.
+    const many = (await rest.get(OPPS, { filterType: 'externalOpportunityId', filterValues: ['tok-0', 'tok-1', ...Array.from({ length: 298 }, (_, i) => `absent-key-${i}`)].join(','), batchSize: '1' })).nextPageToken as string
+    assert.ok(many.length < 100, many)
     const foreign = { filterType: 'externalOpportunityId', filterValues: 'tok-0' }
     for (const [query, code, message] of [
       [{ ...q, nextPageToken: 'E5ZONGE4SAHALYYW6FS25KB5BM======' }, '1003', 'Invalid nextPageToken'],

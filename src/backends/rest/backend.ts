@@ -28,7 +28,8 @@ export function createRestBackend (opts: RestBackendOptions): MarketoBackend & {
     // Sync Opportunities and Sync Opportunity Roles take 300 records a call (SOAP: 100 MObjects).
     maxObjectsPerCall: MAX_RECORDS_PER_REST_CALL,
     recordKey: restRecordKey,
-    maxDeletesPerCall: Math.min(100, MAX_RECORDS_PER_REST_CALL),
+    // Delete Opportunities / Opportunity Roles: "Each call permits a maximum of 300" (SOAP: 100).
+    maxDeletesPerCall: MAX_RECORDS_PER_REST_CALL,
 
     checkWrite (operation, objects, at) {
       const problems = client.problems(operation, [...objects])

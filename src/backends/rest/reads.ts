@@ -57,8 +57,18 @@ export const REST_COMPANY_KEY = 'externalCompanyId'
 
 const SOAP_ONLY_ID = 'integer ids are SOAP-only: name opportunities and roles by marketoGUID or external key'
 const PROGRAM_BY_NAME_PATH = '/rest/asset/v1/program/byName.json'
-export const PROGRAM_LIST_BY_NAME = 'the Asset API lists programs with their tags and costs only by name (Get Program by Name): give name (tagType, tagValue and workspaceName then narrow it); browsing and Get Programs by Tag answer without costs, so a list without name is SOAP-only'
+const PROGRAM_BY_TAG_PATH = '/rest/asset/v1/program/byTag.json'
+const PROGRAMS_PATH = '/rest/asset/v1/programs.json'
+/** maxReturn of the Asset API's lists: "the maximum is 200" (programs.md). */
+export const MAX_ASSET_RETURN = 200
+export const PROGRAM_TAG_PAIR = 'Get Programs by Tag takes a tag type and a tag value together: give both tagType and tagValue (or name, which they then narrow)'
 export const PROGRAM_WORKSPACE_ID = 'the Asset API names a program\'s workspace, not its id: filter by workspaceName'
+/**
+ * Programs a page lists by tag or browsing: each is then read by id (one call), so a page stays
+ * within the REST default of 50 calls per 20 s (the Asset API's own default page).
+ */
+export const PROGRAM_DETAIL_PAGE = 20
+const PROGRAM_TAG_TOO_MANY = `Get Programs by Tag answers in random order, so it lists a tag's programs faithfully only when they fit in one answer (fewer than ${MAX_ASSET_RETURN}); this tag has more: narrow the list by name`
 
 function refuse (message: string, path?: string): GatewayError {
   return new GatewayError('VALIDATION_FAILED', `${REST_UNSUPPORTED}: ${message}`, path === undefined ? {} : { errors: [{ path, message }] })
@@ -192,7 +202,11 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
       if (query.externalKey.name !== keyField) throw refuse(`the external key of an opportunity is "${keyField}" (MARKETO_REST_EXTERNAL_KEY_FIELD), REST's externalOpportunityId`, 'querystring:/externalKey.name')
       filters.push({ filterType: 'externalOpportunityId', values: [query.externalKey.value] })
     }
-    let opportunityKey: string | undefined
+    if (query.externalKeys !== undefined && query.externalKeys.length > 0) {
+      if (query.externalKeys.some((k) => k.name !== keyField)) throw refuse(`the external key of an opportunity is "${keyField}" (MARKETO_REST_EXTERNAL_KEY_FIELD), REST's externalOpportunityId`, 'querystring:/externalKey.name')
+      filters.push({ filterType: 'externalOpportunityId', values: query.externalKeys.map((k) => k.value) })
+    }
+    const opportunityKeys: string[] = []
     let leadId: number | undefined
     for (const a of query.associations ?? []) {
       if (a.mObjType === 'Lead' && a.id !== undefined && kind === 'roles') {
@@ -200,11 +214,13 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
         filters.push({ filterType: 'leadId', values: [String(a.id)] })
       } else if (a.mObjType === 'Opportunity' && a.externalKey !== undefined && kind === 'roles') {
         if (a.externalKey.name !== keyField) throw refuse(`the external key of an opportunity is "${keyField}" (MARKETO_REST_EXTERNAL_KEY_FIELD), REST's externalOpportunityId`, 'querystring:/opportunity.externalKey.name')
-        opportunityKey = a.externalKey.value
-        filters.push({ filterType: 'externalOpportunityId', values: [a.externalKey.value] })
+        opportunityKeys.push(a.externalKey.value)
       } else if (a.mObjType === 'Opportunity' && a.id !== undefined) throw refuse(SOAP_ONLY_ID, 'querystring:/opportunityId')
       else throw refuse(`${kind} cannot be filtered by ${a.mObjType} on the REST backend`)
     }
+    // Roles of several opportunities: one filter, its values read in calls of 300 (see getMObjects).
+    if (opportunityKeys.length > 0) filters.push({ filterType: 'externalOpportunityId', values: opportunityKeys })
+    const opportunityKey = opportunityKeys.length === 1 ? opportunityKeys[0] : undefined
     const criteria = query.criteria ?? []
     const role = criteria.length === 1 && criteria[0].attrName === 'Role' && criteria[0].comparison === 'EQ' ? criteria[0].attrValue : undefined
     // The compound key (opportunity-roles.md): queried by POST ?_method=GET with a JSON input.
@@ -217,7 +233,6 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
     if (filters.length === 0) throw refuse(`the REST API lists ${kind} only by one filter: give ${by}`)
     if (filters.length > 1) throw refuse(`the REST API filters ${kind} by one field per call: give only one of the filters`)
     const filter = filters[0]
-    if (filter.values.length > MAX_RECORDS_PER_REST_CALL) throw refuse(`a REST lookup takes at most ${MAX_RECORDS_PER_REST_CALL} filterValues`)
     // filterValues is a comma-separated list: a value with a comma would become two values.
     if (filter.values.some((v) => v.includes(','))) throw refuse('a REST lookup value cannot contain a comma (filterValues is a comma-separated list)')
     return filter
@@ -244,12 +259,15 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
   }
 
   /**
-   * GET /programs on the Asset API: Get Program by Name (includeTags, includeCosts) is the one
-   * list that answers programs with their tags and costs. Browsing (programs.json) returns no tags
-   * and no costs, and Get Programs by Tag no costs, in random order: a list from them would read
-   * as "this program has none". The other filters of the route narrow the by-name answer.
+   * GET /programs on the Asset API. With a name: Get Program by Name (includeTags, includeCosts),
+   * the one list that answers programs with their tags and costs. With a tag type and value: Get
+   * Programs by Tag, which answers tags but no costs, in random order, so the gateway reads all of
+   * a tag's programs in one answer (200 at most) and pages through them in id order itself. With
+   * neither: Get Programs (browse), paged by offset, which answers neither tags nor costs. Programs
+   * from byTag and browse are marked detailsOmitted: the route reads each by id (Get Program by Id,
+   * with tags and costs) before answering. The other filters of the route narrow the answer.
    */
-  function programsByName (query: GetMObjectsQuery): PreparedCall<GetMObjectsPage> {
+  function programList (query: GetMObjectsQuery): PreparedCall<GetMObjectsPage> {
     const criteria = new Map<string, string>()
     for (const c of query.criteria ?? []) {
       if (c.comparison !== 'EQ' || criteria.has(c.attrName)) throw refuse(`programs are filtered by equal values only on the REST backend (${c.attrName})`)
@@ -257,29 +275,50 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
     }
     const name = criteria.get('Name')
     if (criteria.has('Workspace Id')) throw refuse(PROGRAM_WORKSPACE_ID, 'querystring:/workspaceId')
-    if (name === undefined) throw refuse(PROGRAM_LIST_BY_NAME)
     for (const attr of criteria.keys()) {
       if (!['Name', 'Tag Type', 'Tag Value', 'Workspace Name', 'Include Archive'].includes(attr)) throw refuse(`programs cannot be filtered by ${attr} on the REST backend`)
     }
     const tagType = criteria.get('Tag Type')
     const tagValue = criteria.get('Tag Value')
     const workspace = criteria.get('Workspace Name')
+    if (name === undefined && (tagType === undefined) !== (tagValue === undefined)) {
+      throw refuse(PROGRAM_TAG_PAIR, tagType === undefined ? 'querystring:/tagType' : 'querystring:/tagValue')
+    }
     const keep = (p: ReadMObject): boolean => {
       if (workspace !== undefined && !(p.attribs ?? []).some((a) => a.name === 'Workspace Name' && a.value === workspace)) return false
-      if (tagType === undefined && tagValue === undefined) return true
+      if (name === undefined || (tagType === undefined && tagValue === undefined)) return true
       return (p.typeAttribs ?? []).some((t) => t.attrType === 'Tag' &&
         (tagType === undefined || t.attribs.some((a) => a.name === 'Type' && a.value === tagType)) &&
         (tagValue === undefined || t.attribs.some((a) => a.name === 'Value' && a.value === tagValue)))
     }
-    const params = { name, includeTags: 'true', includeCosts: 'true' }
-    return {
+    const byId = (a: ReadMObject, b: ReadMObject): number => (a.id ?? 0) - (b.id ?? 0)
+    const summary = (p: ReadMObject): ReadMObject => ({ ...p, detailsOmitted: true })
+    const call = (path: string, params: Record<string, string>, parse: (env: RestEnvelope) => GetMObjectsPage): PreparedCall<GetMObjectsPage> => ({
       operation: 'getMObjects',
       objects: 0,
       idempotent: true,
-      send: (hints) => client.send(readRequest(PROGRAM_BY_NAME_PATH, params), hints),
+      send: (hints) => client.send(readRequest(path, params), hints),
+      parse
+    })
+    if (name !== undefined) {
       // One answer holds every program of that name: there is no next page.
-      parse: (env: RestEnvelope) => ({ objects: rows(ok(env)).map(programFromAsset).filter(keep).sort((a, b) => (a.id ?? 0) - (b.id ?? 0)), hasMore: false, newStreamPosition: '' })
+      return call(PROGRAM_BY_NAME_PATH, { name, includeTags: 'true', includeCosts: 'true' }, (env) => ({ objects: rows(ok(env)).map(programFromAsset).filter(keep).sort(byId), hasMore: false, newStreamPosition: '' }))
     }
+    if (tagType !== undefined && tagValue !== undefined) {
+      return call(PROGRAM_BY_TAG_PATH, { tagType, tagValue, maxReturn: String(MAX_ASSET_RETURN) }, (env) => {
+        const found = rows(ok(env))
+        if (found.length >= MAX_ASSET_RETURN) throw new GatewayError('BACKEND_UNSUPPORTED', PROGRAM_TAG_TOO_MANY, { sent: true })
+        return { objects: found.map(programFromAsset).filter(keep).sort(byId).map(summary), hasMore: false, newStreamPosition: '', servedAtMost: PROGRAM_DETAIL_PAGE }
+      })
+    }
+    const offset = query.streamPosition === undefined ? 0 : Number(query.streamPosition)
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new GatewayError('VALIDATION_FAILED', 'the program list position is not one this gateway issued')
+    const maxReturn = Math.min(query.pageSize ?? REST_READ_PAGE, PROGRAM_DETAIL_PAGE)
+    return call(PROGRAMS_PATH, { maxReturn: String(maxReturn), offset: String(offset) }, (env) => {
+      const found = rows(ok(env))
+      // A full page may have a next one; the Asset API says nothing more.
+      return { objects: found.map(programFromAsset).filter(keep).map(summary), hasMore: found.length === maxReturn, newStreamPosition: String(offset + found.length), servedAtMost: PROGRAM_DETAIL_PAGE }
+    })
   }
 
   return {
@@ -297,7 +336,7 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
             parse: (env: RestEnvelope) => ({ objects: rows(ok(env)).map(programFromAsset), hasMore: false, newStreamPosition: '' })
           }
         }
-        return programsByName(query)
+        return programList(query)
       }
       if (query.type !== 'Opportunity' && query.type !== 'OpportunityPersonRole') throw refuse(`${query.type} cannot be read`)
       const paths = query.type === 'Opportunity' ? OPPORTUNITY_PATHS : ROLE_PATHS
@@ -307,14 +346,30 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
       // resumes after the last record served even when records before it were deleted.
       const batchSize = query.pageSize ?? REST_READ_PAGE
       let req: RestRequest
+      let chunk = 0
+      let token = query.streamPosition
+      let last = true
+      let chunked = false
       if ('compound' in lookup) {
         const body: Record<string, unknown> = { filterType: 'dedupeFields', fields, input: lookup.compound, batchSize }
         if (query.streamPosition !== undefined) body.nextPageToken = query.streamPosition
         req = { method: 'POST', path: paths.get, query: { _method: 'GET' }, contentType: 'application/json', body: JSON.stringify(body) }
       } else {
-        const params: Record<string, string> = { filterType: lookup.filterType, filterValues: lookup.values.join(','), fields: fields.join(','), batchSize: String(batchSize) }
-        if (query.streamPosition !== undefined) params.nextPageToken = query.streamPosition
+        // More values than one call takes: the calls go one after the other, each paged by its
+        // own nextPageToken, and the position names the call ("<call>:<token>").
+        const chunks = Math.ceil(lookup.values.length / MAX_RECORDS_PER_REST_CALL)
+        if (chunks > 1) {
+          const at = /^(\d{1,4}):(.*)$/.exec(query.streamPosition ?? '0:')
+          chunk = at === null ? NaN : Number(at[1])
+          if (!Number.isSafeInteger(chunk) || chunk >= chunks) throw new GatewayError('VALIDATION_FAILED', 'the lookup position is not one this gateway issued')
+          token = at?.[2] === '' ? undefined : at?.[2]
+        }
+        const values = lookup.values.slice(chunk * MAX_RECORDS_PER_REST_CALL, (chunk + 1) * MAX_RECORDS_PER_REST_CALL)
+        const params: Record<string, string> = { filterType: lookup.filterType, filterValues: values.join(','), fields: fields.join(','), batchSize: String(batchSize) }
+        if (token !== undefined) params.nextPageToken = token
         req = readRequest(paths.get, params)
+        last = chunk + 1 >= chunks
+        chunked = chunks > 1
       }
       return {
         operation: 'getMObjects',
@@ -324,8 +379,11 @@ export function restReads (client: RestSender, opts: RestReadOptions): RestReads
         parse: (env: RestEnvelope & { moreResult?: unknown, nextPageToken?: unknown }) => {
           const records = rows(ok(env))
           const objects = records.map((r) => query.type === 'Opportunity' ? opportunityFromRecord(r, keyField) : roleFromRecord(r, keyField))
-          const token = typeof env.nextPageToken === 'string' ? env.nextPageToken : ''
-          return { objects, hasMore: env.moreResult === true && token !== '', newStreamPosition: token }
+          const next = typeof env.nextPageToken === 'string' ? env.nextPageToken : ''
+          const more = env.moreResult === true && next !== ''
+          if (!chunked) return { objects, hasMore: more, newStreamPosition: next }
+          if (more) return { objects, hasMore: true, newStreamPosition: `${chunk}:${next}` }
+          return { objects, hasMore: !last, newStreamPosition: last ? '' : `${chunk + 1}:` }
         }
       }
     },

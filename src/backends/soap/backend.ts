@@ -7,6 +7,7 @@ import { deleteMObjectsBody, describeMObjectBody, getMObjectsBody, parseDeleteSt
 import { toGatewayError } from './faults.js'
 
 const REST_ONLY = 'is a REST identifier: the SOAP backend (MARKETO_BACKEND=soap) names objects by id or externalKey'
+const SEVERAL_KEYS = 'is REST-only: SOAP getMObjects looks up one external key per call (send one value per request, or use MARKETO_BACKEND=rest)'
 
 export interface SoapBackendOptions extends SoapClientOptions {
   quotaRetryAfterMs: number
@@ -50,6 +51,10 @@ export async function createSoapBackend (opts: SoapBackendOptions): Promise<Mark
 
     getMObjects (query) {
       if (query.marketoGUID !== undefined || query.marketoGUIDs !== undefined) throw new GatewayError('VALIDATION_FAILED', `marketoGUID ${REST_ONLY}`, { errors: [{ path: 'querystring:/marketoGUID', message: REST_ONLY }] })
+      if ((query.associations ?? []).filter((a) => a.mObjType === 'Opportunity' && a.externalKey !== undefined).length > 1) {
+        throw new GatewayError('VALIDATION_FAILED', `several opportunity.externalKey.value ${SEVERAL_KEYS}`, { errors: [{ path: 'querystring:/opportunity.externalKey.value', message: SEVERAL_KEYS }] })
+      }
+      if (query.externalKeys !== undefined) throw new GatewayError('VALIDATION_FAILED', `several externalKey.value ${SEVERAL_KEYS}`, { errors: [{ path: 'querystring:/externalKey.value', message: SEVERAL_KEYS }] })
       return { operation: 'getMObjects', objects: 0, idempotent: true, send: (hints) => client.invoke('getMObjects', getMObjectsBody(query), hints), parse: parseGetMObjects }
     },
 

@@ -46,7 +46,7 @@ interface DeleteRun {
 }
 
 const deleteRoutes: FastifyPluginAsyncTypebox<DeleteRoutesOptions> = async (app, opts) => {
-  /** Calls of at most 100 objects of one delete group, in input order. */
+  /** Calls of at most maxDeletesPerCall objects (SOAP 100, REST 300) of one delete group, in input order. */
   function batches (objects: readonly DeleteTarget[]): Array<{ start: number, batch: DeleteTarget[] }> {
     const out: Array<{ start: number, batch: DeleteTarget[] }> = []
     objects.forEach((o, i) => {
@@ -138,7 +138,7 @@ const deleteRoutes: FastifyPluginAsyncTypebox<DeleteRoutesOptions> = async (app,
       tags: ['mobjects'],
       operationId: 'deleteMObjects',
       summary: 'Delete opportunities and roles in a batch (1 to 1,000)',
-      description: 'deleteMObjects in calls of at most 100; results in input order, each deleted, unchanged (not found) or failed.',
+      description: 'deleteMObjects in calls of at most 100 (REST backend: 300, by type and by how the objects are named); results in input order, each deleted, unchanged (not found) or failed.',
       body: DeleteBody,
       response: {
         200: { ...ref(DeleteResult), description: 'No object failed' },

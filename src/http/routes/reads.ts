@@ -11,7 +11,7 @@ import { OpportunityParams } from '../schemas/opportunities.js'
 import { ProgramParams } from '../schemas/programs.js'
 import {
   DescribeParams, ObjectDescription, Opportunity, OpportunityListQuery, OpportunityPage, OpportunityRole, OpportunityRolePage,
-  Program, ProgramListQuery, ProgramPage, RoleListQuery, RoleParams, MAX_PAGE_SIZE,
+  Program, ProgramListQuery, ProgramPage, RoleListQuery, RoleParams, MAX_LOOKUP_VALUES, MAX_PAGE_SIZE,
   type MObjectType
 } from '../schemas/reads.js'
 import type { Reader } from '../../upstream/reader.js'
@@ -60,12 +60,18 @@ function upstreamValueError (err: unknown): never {
   throw err
 }
 
-/** One marketoGUID, or several read in one call. */
-function setGuids (query: GetMObjectsQuery, guids: string[] | undefined): void {
-  if (guids === undefined) return
-  const unique = [...new Set(guids)]
-  if (unique.length === 1) query.marketoGUID = unique[0]
-  else query.marketoGUIDs = unique
+/** Several values of one lookup parameter (externalKey.value or marketoGUID), deduplicated in input order. */
+interface SeveralValues { by: 'externalKey' | 'marketoGUID', values: string[] }
+
+function several (by: SeveralValues['by'], values: string[] | undefined): SeveralValues | undefined {
+  const unique = [...new Set(values ?? [])]
+  return unique.length > 1 ? { by, values: unique } : undefined
+}
+
+/** A lookup by several values answers everything at once, so it never issues a cursor and takes none. */
+function noCursor (lookup: SeveralValues | undefined, cursor: string | undefined): void {
+  if (lookup === undefined || cursor === undefined) return
+  throw new GatewayError('VALIDATION_FAILED', `a lookup by several ${lookup.by} values has one page: it takes no cursor`, { errors: [{ path: 'querystring:/cursor', message: 'is not taken with several lookup values' }] })
 }
 
 /** What every step of a read needs: the request's one deadline and its log. */
@@ -84,6 +90,7 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
     // limit ≤ 100 ≤ a Marketo page: two pages always suffice; the third guards against empty pages.
     for (let calls = 0; calls < 3; calls++) {
       const page = await reader.getMObjects(sp === undefined ? { ...query, pageSize: limit } : { ...query, pageSize: limit, streamPosition: sp }, until, log)
+      if (page.servedAtMost !== undefined) limit = Math.min(limit, page.servedAtMost)
       let start = Math.min(skip, page.objects.length)
       if (after !== undefined) {
         // Resume after the last object returned, even if the page shifted since.
@@ -130,6 +137,39 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
     return { items, nextCursor: page.next === undefined ? null : cursors.encode(page.next, paged.hash) }
   }
 
+  /**
+   * A lookup by several keys or GUIDs: every value names at most one record, so the answer is one
+   * page holding every match in the order of the values, read in calls of up to MAX_LOOKUP_VALUES
+   * filterValues each; the values that match nothing are listed, not silently left out.
+   */
+  async function lookupAll (base: GetMObjectsQuery, lookup: SeveralValues, req: Step): Promise<{ objects: ReadMObject[], notFound: string[] }> {
+    const found = new Map<string, ReadMObject>()
+    for (let start = 0; start < lookup.values.length; start += MAX_LOOKUP_VALUES) {
+      const values = lookup.values.slice(start, start + MAX_LOOKUP_VALUES)
+      const query: GetMObjectsQuery = { ...base, pageSize: values.length }
+      if (lookup.by === 'marketoGUID') query.marketoGUIDs = values
+      else {
+        query.externalKeys = values.map((value) => ({ name: base.externalKey?.name ?? '', value }))
+        delete query.externalKey
+      }
+      let streamPosition: string | undefined
+      // One page holds the chunk's matches (at most one per value); further pages are followed all the same.
+      for (;;) {
+        const page = await reader.getMObjects(streamPosition === undefined ? query : { ...query, streamPosition }, req.deadline, req.log)
+        for (const o of page.objects) {
+          const key = lookup.by === 'marketoGUID' ? o.marketoGUID : o.externalKey?.value
+          if (key !== undefined && !found.has(key)) found.set(key, o)
+        }
+        if (!page.hasMore || page.newStreamPosition === '') break
+        streamPosition = page.newStreamPosition
+      }
+    }
+    return {
+      objects: lookup.values.flatMap((v) => found.get(v) ?? []),
+      notFound: lookup.values.filter((v) => !found.has(v))
+    }
+  }
+
   async function one (type: MObjectType, id: number, what: string, query: Partial<GetMObjectsQuery>, req: Step): Promise<ReadMObject> {
     const page = await reader.getMObjects({ type, id, ...query }, req.deadline, req.log)
     const found = page.objects.find((o) => o.id === id)
@@ -171,6 +211,7 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
     }
   }, async (request) => {
     const q = request.query
+    noCursor(several('externalKey', q['externalKey.value']) ?? several('marketoGUID', q.marketoGUID), q.cursor)
     const paged = paging('/opportunities', q)
     const keyName = q['externalKey.name']
     const keyValue = q['externalKey.value']
@@ -178,7 +219,7 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
       const missing = keyName === undefined ? 'externalKey.name' : 'externalKey.value'
       throw new GatewayError('VALIDATION_FAILED', `externalKey.name and externalKey.value go together: ${missing} is missing`, { errors: [{ path: `querystring:/${missing}`, message: 'is required with the other externalKey parameter' }] })
     }
-    const externalKey = keyName !== undefined && keyValue !== undefined ? { name: keyName, value: keyValue } : undefined
+    const externalKey = keyName !== undefined && keyValue !== undefined ? { name: keyName, value: keyValue[0] } : undefined
     const associations: Association[] = q.companyId === undefined ? [] : [{ mObjType: 'Company', id: q.companyId }]
     const query: GetMObjectsQuery = {
       type: 'Opportunity',
@@ -186,17 +227,26 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
       associations
     }
     if (externalKey !== undefined) query.externalKey = externalKey
-    setGuids(query, q.marketoGUID)
+    const guids = [...new Set(q.marketoGUID ?? [])]
+    if (guids.length === 1) query.marketoGUID = guids[0]
+    const lookup = several('externalKey', keyValue) ?? several('marketoGUID', q.marketoGUID)
     const fields = await opportunityFields(request)
     // Every field the describe names: a REST read returns only the fields it asks for.
     query.fields = fields.map((f) => f.name)
-    return await list(paged, query, request, (o) => {
+    const map = (o: ReadMObject) => {
       try {
-        return opportunityFromMObject(o, fields, externalKey)
+        return opportunityFromMObject(o, fields, lookup?.by === 'externalKey' && o.externalKey !== undefined ? o.externalKey : externalKey)
       } catch (err) {
         return upstreamValueError(err)
       }
-    })
+    }
+    if (lookup !== undefined) {
+      if (lookup.by === 'externalKey' && guids.length > 0) query.marketoGUIDs = guids
+      const found = await lookupAll(query, lookup, request)
+      return { items: found.objects.map(map), nextCursor: null, notFound: found.notFound }
+    }
+    if (guids.length > 1) query.marketoGUIDs = guids
+    return await list(paged, query, request, map)
   })
 
   app.get('/opportunities/roles', {
@@ -209,6 +259,7 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
     }
   }, async (request) => {
     const q = request.query
+    noCursor(several('marketoGUID', q.marketoGUID), q.cursor)
     const paged = paging('/opportunities/roles', q)
     const associations: Association[] = []
     if (q.opportunityId !== undefined) associations.push({ mObjType: 'Opportunity', id: q.opportunityId })
@@ -218,18 +269,26 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
       const missing = keyName === undefined ? 'opportunity.externalKey.name' : 'opportunity.externalKey.value'
       throw new GatewayError('VALIDATION_FAILED', `opportunity.externalKey.name and opportunity.externalKey.value go together: ${missing} is missing`, { errors: [{ path: `querystring:/${missing}`, message: 'is required with the other opportunity.externalKey parameter' }] })
     }
-    if (keyName !== undefined && keyValue !== undefined) associations.push({ mObjType: 'Opportunity', externalKey: { name: keyName, value: keyValue } })
+    if (keyName !== undefined && keyValue !== undefined) {
+      for (const value of new Set(keyValue)) associations.push({ mObjType: 'Opportunity', externalKey: { name: keyName, value } })
+    }
     if (q.personId !== undefined) associations.push({ mObjType: 'Lead', id: q.personId })
     const query: GetMObjectsQuery = { type: 'OpportunityPersonRole', criteria: eq('Role', q.role), associations }
-    setGuids(query, q.marketoGUID)
+    const lookup = several('marketoGUID', q.marketoGUID)
+    if (lookup === undefined && q.marketoGUID !== undefined) query.marketoGUID = q.marketoGUID[0]
     query.fields = (await describeCache.get('OpportunityPersonRole', request.deadline, request.log)).fields.map((f) => f.name)
-    return await list(paged, query, request, (o) => {
+    const map = (o: ReadMObject) => {
       try {
         return roleFromMObject(o)
       } catch (err) {
         return upstreamValueError(err)
       }
-    })
+    }
+    if (lookup !== undefined) {
+      const found = await lookupAll(query, lookup, request)
+      return { items: found.objects.map(map), nextCursor: null, notFound: found.notFound }
+    }
+    return await list(paged, query, request, map)
   })
 
   app.get('/opportunities/roles/:id', {
@@ -273,7 +332,9 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
       operationId: 'listPrograms',
       summary: 'List programs by name, tag or workspace',
       description: 'getMObjects with criteria Name, Tag Type, Tag Value, Workspace Id, Workspace Name (equal) and Include Archive; costs included. ' +
-        'REST backend: one Get Program by Name (tags and costs included), so `name` is required there (400 without it), tagType, tagValue and workspaceName narrow its answer, workspaceId answers 400, ' +
+        'REST backend: with `name`, one Get Program by Name (tags and costs included), which tagType, tagValue and workspaceName narrow; without it, with tagType and tagValue (both, or 400), Get Programs by Tag ' +
+        '(a tag with 200 programs or more answers 501: that endpoint answers in random order, so the gateway pages through one whole answer itself), and with neither, Get Programs (browse, by offset); ' +
+        'programs from those two are then read one by one with Get Program by Id, which has their costs (one more Marketo call per program listed, so these pages hold at most 20 programs). workspaceName narrows every answer, workspaceId answers 400, ' +
         'and archived programs are not told apart (the Asset API has no archive flag).',
       querystring: ProgramListQuery,
       response: { 200: { ...ref(ProgramPage), description: 'One page of programs' }, ...readErrorResponses }
@@ -286,13 +347,26 @@ const readRoutes: FastifyPluginAsyncTypebox<ReadRoutesOptions> = async (app, opt
       ...eq('Workspace Id', q.workspaceId), ...eq('Workspace Name', q.workspaceName),
       ...(q.includeArchived === true ? eq('Include Archive', 'true') : [])
     ]
-    return await list(paged, { type: 'Program', criteria, includeDetails: true }, request, (o) => {
+    const page = await readPage({ type: 'Program', criteria, includeDetails: true }, paged.limit, paged.state, request.deadline, request.log)
+    // A program the list answered without its costs is read by id (several at once: the call gate paces them).
+    const whole = await Promise.all(page.items.map(async (o) => {
+      if (o.detailsOmitted !== true || o.id === null) return o
+      try {
+        return await one('Program', o.id, 'program', { includeDetails: true }, request)
+      } catch (err) {
+        // Deleted between the list and the read: no longer a program to list.
+        if (err instanceof GatewayError && err.code === 'NOT_FOUND') return undefined
+        throw err
+      }
+    }))
+    const items = whole.filter((o): o is ReadMObject => o !== undefined).map((o) => {
       try {
         return programFromMObject(o)
       } catch (err) {
         return upstreamValueError(err)
       }
     })
+    return { items, nextCursor: page.next === undefined ? null : cursors.encode(page.next, paged.hash) }
   })
 
   app.get('/mobjects/:type/describe', {

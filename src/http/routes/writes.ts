@@ -20,8 +20,13 @@ import { checkCustomFields, type DescribeCache, type NamedField } from '../../up
 
 export interface WriteRoutesOptions {
   requestTimeoutMs: number
-  /** When set (VALIDATE_CUSTOM_FIELDS=true), opportunity fields unknown to describeMObject answer 400 before any write. */
+  /**
+   * When set (VALIDATE_CUSTOM_FIELDS, true by default on REST), opportunity fields unknown to the
+   * cached describe answer 400 before any write.
+   */
   describeCache?: DescribeCache
+  /** Whether an external key's name is checked against the describe too (false: the backend checks it, as REST does). */
+  checkKeyNames?: boolean
 }
 
 const errorResponses = {
@@ -33,7 +38,7 @@ const errorResponses = {
   504: problemResponse('Marketo did not answer before the deadline; objects are `unknown`')
 }
 export const DryRunQuery = Type.Object({
-  dryRun: Type.Optional(Type.Boolean({ default: false, description: 'Validate and map only: answer with the SOAP envelopes that would be sent (signature redacted) and the per-object plan; Marketo is not called' }))
+  dryRun: Type.Optional(Type.Boolean({ default: false, description: 'Validate and map only: answer with the SOAP envelopes (REST: calls) that would be sent (signature redacted) and the per-object plan; nothing is sent to Marketo but, with VALIDATE_CUSTOM_FIELDS, the describe read (cached) that checks the field names' }))
 }, { additionalProperties: false })
 
 const syncResponses = {
@@ -101,8 +106,19 @@ const writeRoutes: FastifyPluginAsyncTypebox<WriteRoutesOptions> = async (app, o
     if (opts.describeCache === undefined) return
     const fields: NamedField[] = []
     opportunities.forEach((o, i) => {
-      if (o.externalKey !== undefined) fields.push({ path: `${path(i)}/externalKey/name`, name: o.externalKey.name })
+      if (o.externalKey !== undefined && opts.checkKeyNames !== false) fields.push({ path: `${path(i)}/externalKey/name`, name: o.externalKey.name })
       for (const name of Object.keys(o.customFields ?? {})) fields.push({ path: `${path(i)}/customFields/${name}`, name })
+    })
+    await checkCustomFields(opts.describeCache, 'Opportunity', fields, request.deadline, request.log)
+  }
+
+  /** The generic route's Opportunity attributes, by Marketo API name, as the describe lists them. */
+  async function checkMObjectFields (request: FastifyRequest, mObjects: ReadonlyArray<{ type: string, attributes?: object }>): Promise<void> {
+    if (opts.describeCache === undefined) return
+    const fields: NamedField[] = []
+    mObjects.forEach((o, i) => {
+      if (o.type !== 'Opportunity') return
+      for (const name of Object.keys(o.attributes ?? {})) fields.push({ path: `/mObjects/${i}/attributes/${name}`, name })
     })
     await checkCustomFields(opts.describeCache, 'Opportunity', fields, request.deadline, request.log)
   }
@@ -239,6 +255,7 @@ const writeRoutes: FastifyPluginAsyncTypebox<WriteRoutesOptions> = async (app, o
     }
   }, async (request, reply) => {
     const plan = toPlan(() => planMObjects(request.body))
+    await checkMObjectFields(request, request.body.mObjects)
     if (await dryRun(request, reply, plan)) return reply
     return sendRun(request, reply, await execute(request, plan))
   })

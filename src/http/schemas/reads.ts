@@ -132,13 +132,23 @@ const NextCursor = Type.Union([Type.String(), Type.Null()], {
   description: 'Pass as `cursor` (with the same filters, unaltered) for the next page; null on the last page'
 })
 
+const NotFound = Type.Array(Type.String(), {
+  description: 'Only for a lookup by several externalKey.value or marketoGUID values: the values (deduplicated, in input order) that match no record'
+})
+
 const page = <T extends Parameters<typeof ref>[0]>(item: T, id: string) => Type.Object({
   items: Type.Array(ref(item)),
   nextCursor: NextCursor
 }, { $id: id, additionalProperties: false })
 
-export const OpportunityPage = page(Opportunity, 'OpportunityPage')
-export const OpportunityRolePage = page(OpportunityRole, 'OpportunityRolePage')
+const lookupPage = <T extends Parameters<typeof ref>[0]>(item: T, id: string) => Type.Object({
+  items: Type.Array(ref(item)),
+  nextCursor: NextCursor,
+  notFound: Type.Optional(NotFound)
+}, { $id: id, additionalProperties: false })
+
+export const OpportunityPage = lookupPage(Opportunity, 'OpportunityPage')
+export const OpportunityRolePage = lookupPage(OpportunityRole, 'OpportunityRolePage')
 export const ProgramPage = page(Program, 'ProgramPage')
 
 export const FieldDescription = Type.Object({
@@ -191,7 +201,10 @@ export const readSchemas = [Opportunity, OpportunityRole, Program, OpportunityPa
 
 /** The most filterValues one REST lookup takes (opportunities.md: 300 records a call). */
 export const MAX_LOOKUP_VALUES = 300
-const GuidList = (description: string) => Type.Array(MarketoGuid(), { minItems: 1, maxItems: MAX_LOOKUP_VALUES, description })
+/** The most keys or GUIDs one lookup request names: the gateway reads them in calls of MAX_LOOKUP_VALUES. */
+export const MAX_LOOKUP_KEYS = MAX_BATCH
+const SEVERAL = `repeat the parameter for several (up to ${MAX_LOOKUP_KEYS}, read in calls of ${MAX_LOOKUP_VALUES}, as far as the URL fits the gateway's 16 KB request-header limit, about 300 GUIDs; the answer then holds every match in the order of the values, no further page and no cursor, and notFound lists the values that match nothing)`
+const GuidList = (description: string) => Type.Array(MarketoGuid(), { minItems: 1, maxItems: MAX_LOOKUP_KEYS, description: `${description}; ${SEVERAL}` })
 const Limit = Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: MAX_PAGE_SIZE, description: `Objects per page, 1 to ${MAX_PAGE_SIZE}` })
 const Cursor = Type.String({ minLength: 1, maxLength: 4_096, pattern: '^[A-Za-z0-9_-]+$', description: 'nextCursor of the previous page, unaltered; only valid with the same filters, on the gateway process that issued it (signed with a per-process key)' })
 const Text = (description: string) => SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH, description })
@@ -201,8 +214,12 @@ const Instant = (description: string) => InstantString({
 
 export const OpportunityListQuery = Type.Object({
   'externalKey.name': Type.Optional(FieldName({ description: 'Look up by external key: the field name (with externalKey.value)' })),
-  'externalKey.value': Type.Optional(SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH, description: 'Look up by external key: the value (with externalKey.name)' })),
-  marketoGUID: Type.Optional(GuidList('REST backend only: look up by marketoGUID; repeat the parameter for several opportunities (one Marketo call)')),
+  'externalKey.value': Type.Optional(Type.Array(SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH }), {
+    minItems: 1,
+    maxItems: MAX_LOOKUP_KEYS,
+    description: `Look up by external key: the value (with externalKey.name); REST backend: ${SEVERAL}`
+  })),
+  marketoGUID: Type.Optional(GuidList('REST backend only: look up by marketoGUID')),
   name: Type.Optional(Text('Name equals')),
   stage: Type.Optional(Text('Stage equals')),
   type: Type.Optional(Text('Type equals')),
@@ -219,9 +236,13 @@ export type OpportunityListQuery = Static<typeof OpportunityListQuery>
 export const RoleListQuery = Type.Object({
   opportunityId: Type.Optional(Id({ description: 'Roles of this opportunity (SOAP backend: REST has no integer opportunity ids)' })),
   'opportunity.externalKey.name': Type.Optional(FieldName({ description: 'Roles of the opportunity with this external key: the field name (with opportunity.externalKey.value; on REST it must be MARKETO_REST_EXTERNAL_KEY_FIELD)' })),
-  'opportunity.externalKey.value': Type.Optional(SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH, description: 'Roles of the opportunity with this external key: the value (with opportunity.externalKey.name)' })),
+  'opportunity.externalKey.value': Type.Optional(Type.Array(SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH }), {
+    minItems: 1,
+    maxItems: MAX_LOOKUP_KEYS,
+    description: `Roles of the opportunity with this external key: the value (with opportunity.externalKey.name). REST backend: repeat it for the roles of several opportunities (up to ${MAX_LOOKUP_KEYS}, as far as the URL fits the 16 KB request-header limit), read in calls of ${MAX_LOOKUP_VALUES} keys one after the other and paged as usual: the roles of the first ${MAX_LOOKUP_VALUES} keys come first, each call's in Marketo's order`
+  })),
   personId: Type.Optional(Id({ description: 'Roles of this person (lead)' })),
-  marketoGUID: Type.Optional(GuidList('REST backend only: the role with this marketoGUID; repeat the parameter for several roles (one Marketo call)')),
+  marketoGUID: Type.Optional(GuidList('REST backend only: the role with this marketoGUID')),
   role: Type.Optional(Text('Role equals')),
   limit: Type.Optional(Limit),
   cursor: Type.Optional(Cursor)
@@ -230,8 +251,8 @@ export type RoleListQuery = Static<typeof RoleListQuery>
 
 export const ProgramListQuery = Type.Object({
   name: Type.Optional(Text('Name equals')),
-  tagType: Type.Optional(Text('Has a tag of this type, e.g. Channel')),
-  tagValue: Type.Optional(Text('Has a tag with this value, e.g. Webinar')),
+  tagType: Type.Optional(Text('Has a tag of this type, e.g. Channel (REST backend: without name, only with tagValue)')),
+  tagValue: Type.Optional(Text('Has a tag with this value, e.g. Webinar (REST backend: without name, only with tagType)')),
   workspaceId: Type.Optional(Id({ description: 'Workspace id equals' })),
   workspaceName: Type.Optional(Text('Workspace name equals')),
   includeArchived: Type.Optional(Type.Boolean({ default: false, description: 'Include archived programs' })),
@@ -260,7 +281,7 @@ export const DeleteBody = Type.Object({
       personId: Id(),
       role: SafeString({ minLength: 1, maxLength: NAME_MAX_LENGTH })
     }, { additionalProperties: false, description: 'REST backend: a role by its dedupe key (its opportunity\'s external key, person and role)' })
-  ], { description: 'By id (SOAP backend), or by marketoGUID, an opportunity\'s externalKey or a role\'s (opportunity, personId, role) key (REST backend)' }), { minItems: 1, maxItems: MAX_BATCH, description: `1 to ${MAX_BATCH} objects, sent in calls of at most 100` })
+  ], { description: 'By id (SOAP backend), or by marketoGUID, an opportunity\'s externalKey or a role\'s (opportunity, personId, role) key (REST backend)' }), { minItems: 1, maxItems: MAX_BATCH, description: `1 to ${MAX_BATCH} objects, sent in calls of at most 100 (300 on the REST backend)` })
 }, {
   $id: 'DeleteBody',
   additionalProperties: false,
