@@ -163,6 +163,6 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(readRoutes, { requestTimeoutMs: config.requestTimeoutMs, reader, describeCache })
   await app.register(deleteRoutes, { requestTimeoutMs: config.requestTimeoutMs, reader })
   // Bulk jobs (POST /jobs): queued in Redis (REDIS_URL), sent by every replica's workers.
-  await app.register(jobRoutes, { config })
+  await app.register(jobRoutes, { config, describeCache: config.describe.validateCustomFields ? describeCache : undefined })
   return app
 }

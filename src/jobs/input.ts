@@ -14,6 +14,7 @@ import { planRoles } from '../http/mapping/roles.js'
 import { planProgramCosts, planProgramTags } from '../http/mapping/programs.js'
 import { planMObjects } from '../http/mapping/mobjects.js'
 import { parseJsonBody } from '../http/plugins/json-parser.js'
+import type { NamedField } from '../upstream/describe-cache.js'
 
 export const JOB_KINDS = ['opportunities', 'roles', 'programCosts', 'programTags', 'mobjects'] as const
 export type JobKind = typeof JOB_KINDS[number]
@@ -126,9 +127,32 @@ export class ItemMapper {
   }
 
   fail (index: number, path: string, message: string): GatewayError {
-    const at = this.where(index)
-    const full = at.startsWith('/') ? `${at}${path}` : `${at}: ${path === '' ? '/' : path}`
+    const full = this.at(index, path)
     return new GatewayError('VALIDATION_FAILED', `${full} ${message}`, { errors: [{ path: full, message }] })
+  }
+
+  /**
+   * The Marketo field names a valid element names that only the describe can check, as the sync
+   * routes check them (VALIDATE_CUSTOM_FIELDS): an opportunity's customFields, the attributes of
+   * an Opportunity MObject.
+   */
+  describedFields (index: number, item: unknown): NamedField[] {
+    const it = item as { customFields?: object, type?: string, attributes?: object }
+    let names: string[] = []
+    let under = ''
+    if (this.kind === 'opportunities' && it.customFields !== undefined) {
+      names = Object.keys(it.customFields)
+      under = '/customFields/'
+    } else if (this.kind === 'mobjects' && it.type === 'Opportunity' && it.attributes !== undefined) {
+      names = Object.keys(it.attributes)
+      under = '/attributes/'
+    }
+    return names.map((name) => ({ path: this.at(index, `${under}${name}`), name }))
+  }
+
+  private at (index: number, path: string): string {
+    const at = this.where(index)
+    return at.startsWith('/') ? `${at}${path}` : `${at}: ${path === '' ? '/' : path}`
   }
 
   /** A 400 about one element (a JSON problem or a backend refusal) named by its line or index. */

@@ -12,6 +12,7 @@ import type { ObjectResult } from '../domain/results.js'
 import { sendProblem } from '../http/plugins/errors.js'
 import { problemResponse, commonProblems } from '../http/routes/responses.js'
 import { createRedisClient, redisOptions, waitReady } from '../upstream/state/redis/client.js'
+import { checkCustomFields, type DescribeCache, type NamedField } from '../upstream/describe-cache.js'
 import { ItemMapper, JOB_KINDS, jsonWhere, ndjsonLines, ndjsonWhere, type JobKind } from './input.js'
 import { JobStore, TERMINAL, type JobRecord } from './store.js'
 import { JobRunner } from './runner.js'
@@ -19,6 +20,11 @@ import { JobParams, JobQuery, JobResultsPage, JobView, ResultsQuery } from './sc
 
 export interface JobRoutesOptions {
   config: Config
+  /**
+   * Set when VALIDATE_CUSTOM_FIELDS is on (the default on REST): field names only the describe
+   * can check answer 400 before the job is accepted, as on the sync routes.
+   */
+  describeCache?: DescribeCache
   /** Key namespace in Redis (jobs and their BullMQ queue). Default 'gwjobs'. */
   prefix?: string
 }
@@ -320,6 +326,7 @@ const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (app, opts) => {
 
     const id = randomUUID()
     const order = new OrderCheck()
+    const described = new Map<string, NamedField>()
     let total = 0
     let chunks = 0
     let buffer: MObject[] = []
@@ -335,6 +342,10 @@ const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (app, opts) => {
     const accept = async (index: number, item: unknown): Promise<void> => {
       if (total >= jobs.maxObjects) throw mapper.fail(index, '', `is past JOB_MAX_OBJECTS (${jobs.maxObjects}): split the job`)
       const o = mapper.map(index, item)
+      if (opts.describeCache !== undefined) {
+        // One entry per field name, at its first use: the check is one describe for the whole job.
+        for (const f of mapper.describedFields(index, item)) if (!described.has(f.name)) described.set(f.name, f)
+      }
       order.add(o, chunks)
       buffer.push(o)
       total++
@@ -360,6 +371,8 @@ const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (app, opts) => {
       }
       await flush()
       if (total === 0) throw new GatewayError('VALIDATION_FAILED', 'the job has no objects', { errors: [{ path: isStream ? 'body' : 'body:/objects', message: 'must hold at least one object' }] })
+      // The upload may outlast REQUEST_TIMEOUT_MS (100,000 objects): the describe gets its own deadline.
+      if (opts.describeCache !== undefined) await checkCustomFields(opts.describeCache, 'Opportunity', [...described.values()], Date.now() + config.requestTimeoutMs, request.log)
       await s.create({ id, owner: owner(request), kind: mapper.kind, operation: mapper.operation, total, chunks, chunkSize, sequential: order.sequential, idemKey })
       await runner.enqueue(id, chunks, order.sequential)
       if (idemKey !== undefined) await s.bindKey(idemKey, id, fingerprint.digest('hex'))
