@@ -1,31 +1,14 @@
-import { test, before, after, beforeEach } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Redis } from 'ioredis'
-import { startRedis, type TestRedis } from '../helpers/redis.js'
-import { createRedisClient, waitReady } from '../../src/upstream/state/redis/client.js'
+import { redisPair } from '../helpers/redis-pair.js'
 import { RedisCallGate, type CallGateOptions, type GateSlot } from '../../src/upstream/state/redis/call-gate.js'
 import { GatewayError } from '../../src/domain/errors.js'
 
-let server: TestRedis
 // One connection per simulated replica.
-let redisA: Redis
-let redisB: Redis
-
-before(async () => {
-  server = await startRedis()
-  redisA = createRedisClient({ url: server.url })
-  redisB = createRedisClient({ url: server.url })
-  await Promise.all([waitReady(redisA, 2_000), waitReady(redisB, 2_000)])
-})
-after(async () => {
-  redisA.disconnect()
-  redisB.disconnect()
-  await server.stop()
-})
-beforeEach(async () => { await redisA.flushall() })
+const redis = redisPair({ flushEach: true })
 
 function gates (opts: Omit<CallGateOptions, 'redis'>): [RedisCallGate, RedisCallGate] {
-  return [new RedisCallGate({ ...opts, redis: redisA }), new RedisCallGate({ ...opts, redis: redisB })]
+  return [new RedisCallGate({ ...opts, redis: redis.a }), new RedisCallGate({ ...opts, redis: redis.b })]
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -74,7 +57,7 @@ test('two replicas hammering never exceed N calls in any rolling window nor C in
   assert.equal(maxInWindow(grants, W), N)
   assert.ok(maxInFlight <= C, `at most ${C} in flight, got ${maxInFlight}`)
   assert.equal(a.inFlight + b.inFlight, 0)
-  assert.equal(await redisA.zcard('{mkto:gate}:lease'), 0, 'every release removed its lease')
+  assert.equal(await redis.a.zcard('{mkto:gate}:lease'), 0, 'every release removed its lease')
 })
 
 test('a dead holder\'s lease expires and frees its slot for another replica', async () => {
@@ -93,8 +76,8 @@ test('running the script twice for the same call id takes one slot, not two', as
   const again = await b.tryAcquire('call-1')
   assert.ok(first.granted && again.granted)
   assert.equal(again.grantedAt, first.grantedAt)
-  assert.equal(await redisA.zcard('{mkto:gate}:win'), 1)
-  assert.equal(await redisA.zcard('{mkto:gate}:lease'), 1)
+  assert.equal(await redis.a.zcard('{mkto:gate}:win'), 1)
+  assert.equal(await redis.a.zcard('{mkto:gate}:lease'), 1)
   const other = await a.tryAcquire('call-2')
   assert.ok(!other.granted && other.reason === 'concurrency', 'C = 1 is held by call-1 alone')
 })
@@ -137,13 +120,13 @@ test('queue bound, close() and a hung Redis: rejections, never hangs', async () 
   holder.release()
 
   const [g] = gates({ maxConcurrent: 10, rate: { calls: 100, windowMs: 20_000 }, leaseMs: 5_000, maxQueue: 10, pollMs: 20 })
-  const logged = await redisA.zcard('{mkto:gate}:win')
-  server.pause()
+  const logged = await redis.a.zcard('{mkto:gate}:win')
+  redis.server.pause()
   let outcome: unknown
   try {
     outcome = await Promise.race([g.acquire(Date.now() + 800).then(() => 'granted', (err: GatewayError) => err), sleep(5_000).then(() => 'guard')])
   } finally {
-    server.resume()
+    redis.server.resume()
   }
   assert.ok(outcome instanceof GatewayError && outcome.code === 'RATE_LIMITED', `rejected, got ${String(outcome)}`)
   assert.match(outcome.message, /Redis/)
@@ -151,24 +134,24 @@ test('queue bound, close() and a hung Redis: rejections, never hangs', async () 
   // release for that id when it gave up, so no lease is left held by a request that was refused.
   let leases = -1
   for (let i = 0; i < 40 && leases !== 0; i++) {
-    leases = await redisA.zcard('{mkto:gate}:lease').catch(() => -1)
+    leases = await redis.a.zcard('{mkto:gate}:lease').catch(() => -1)
     if (leases !== 0) await sleep(50)
   }
   assert.equal(leases, 0)
-  assert.ok(await redisA.zcard('{mkto:gate}:win') <= logged + 1, 'the repeated tries of one id took at most one window slot')
+  assert.ok(await redis.a.zcard('{mkto:gate}:win') <= logged + 1, 'the repeated tries of one id took at most one window slot')
 })
 
 test('after a Redis restart (script cache lost) the gate loads its script again', async () => {
-  await server.restart()
+  await redis.server.restart()
   let ready = false
   for (let i = 0; i < 60 && !ready; i++) {
-    ready = await redisA.ping().then(() => true, async () => { await sleep(100); return false })
+    ready = await redis.a.ping().then(() => true, async () => { await sleep(100); return false })
   }
   const [a] = gates({ maxConcurrent: 10, rate: { calls: 100, windowMs: 20_000 }, leaseMs: 5_000, maxQueue: 10 })
   const release = await a.acquire(Date.now() + 2_000)
   release()
   for (let i = 0; i < 60; i++) {
-    if (await redisB.ping().then(() => true, () => false)) break
+    if (await redis.b.ping().then(() => true, () => false)) break
     await sleep(100)
   }
 })
@@ -210,10 +193,10 @@ test('the callers of one process take the freed slots in arrival order (FIFO), a
 
 test('with failFast, a Redis known to be away is not even asked', async () => {
   let tries = 0
-  const gate = new RedisCallGate({ redis: redisA, maxConcurrent: 1, rate: null, leaseMs: 5_000, maxQueue: 10, failFast: true, available: () => { tries++; return false } })
+  const gate = new RedisCallGate({ redis: redis.a, maxConcurrent: 1, rate: null, leaseMs: 5_000, maxQueue: 10, failFast: true, available: () => { tries++; return false } })
   await assert.rejects(gate.acquireSlot(Date.now() + 5_000), { name: 'RedisUnavailableError' })
   assert.equal(tries, 1)
-  assert.equal(await redisA.exists('{mkto:gate}:lease'), 0, 'nothing written')
+  assert.equal(await redis.a.exists('{mkto:gate}:lease'), 0, 'nothing written')
   gate.close()
 })
 

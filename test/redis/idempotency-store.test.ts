@@ -1,26 +1,10 @@
-import { test, describe, before, after, beforeEach } from 'node:test'
+import { test, describe, beforeEach } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Redis } from 'ioredis'
-import { startRedis, type TestRedis } from '../helpers/redis.js'
-import { createRedisClient, waitReady } from '../../src/upstream/state/redis/client.js'
+import { redisPair } from '../helpers/redis-pair.js'
 import { RedisIdempotencyStore } from '../../src/upstream/state/redis/idempotency-store.js'
 import { MemoryIdempotencyStore, idempotencyKeyOf, type IdempotencyStore, type StoredResponse } from '../../src/upstream/state/idempotency.js'
 
-let server: TestRedis
-let redisA: Redis
-let redisB: Redis
-
-before(async () => {
-  server = await startRedis()
-  redisA = createRedisClient({ url: server.url })
-  redisB = createRedisClient({ url: server.url })
-  await Promise.all([waitReady(redisA, 2_000), waitReady(redisB, 2_000)])
-})
-after(async () => {
-  redisA.disconnect()
-  redisB.disconnect()
-  await server.stop()
-})
+const redis = redisPair()
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 const LEASE = 120
@@ -40,7 +24,7 @@ const implementations: Array<{ name: string, make: () => [IdempotencyStore, Idem
       return [s, s]
     }
   },
-  { name: 'redis', make: () => [new RedisIdempotencyStore({ redis: redisA }), new RedisIdempotencyStore({ redis: redisB })] }
+  { name: 'redis', make: () => [new RedisIdempotencyStore({ redis: redis.a }), new RedisIdempotencyStore({ redis: redis.b })] }
 ]
 
 for (const impl of implementations) {
@@ -144,21 +128,21 @@ for (const impl of implementations) {
 
 describe('Redis idempotency store specifics', () => {
   test('the Redis TTL is the claim\'s, responses are stored compressed', async () => {
-    const store = new RedisIdempotencyStore({ redis: redisA })
+    const store = new RedisIdempotencyStore({ redis: redis.a })
     const key = freshKey()
     const c = await store.claim(key, 'fp', { leaseMs: 100, ttlMs: 10_000 })
     assert.ok(c.kind === 'claimed')
     const body = JSON.stringify({ results: Array.from({ length: 500 }, (_, i) => ({ seq: i, status: 'created' })) })
     assert.equal(await store.complete(key, c.token, response(body)), 'stored')
-    const ttl = await redisA.pttl(store.redisKey(key))
+    const ttl = await redis.a.pttl(store.redisKey(key))
     assert.ok(ttl > 5_000 && ttl <= 10_000, `TTL ${ttl}`)
-    const raw = await redisA.hget(store.redisKey(key), 'resp')
+    const raw = await redis.a.hget(store.redisKey(key), 'resp')
     assert.ok(raw !== null && raw.length < body.length / 4, 'compressed')
     assert.deepEqual(await store.claim(key, 'fp', { leaseMs: 100, ttlMs: 10_000 }), { kind: 'done', response: response(body) })
   })
 
   test('a response over the cap is kept as a marker with its status', async () => {
-    const store = new RedisIdempotencyStore({ redis: redisA, maxResponseBytes: 64 })
+    const store = new RedisIdempotencyStore({ redis: redis.a, maxResponseBytes: 64 })
     const key = freshKey()
     const c = await store.claim(key, 'fp', opts)
     assert.ok(c.kind === 'claimed')
@@ -172,24 +156,24 @@ describe('Redis idempotency store specifics', () => {
 
   test('20 replicas racing for one key: exactly one claim', async () => {
     const key = freshKey()
-    const stores = Array.from({ length: 20 }, (_, i) => new RedisIdempotencyStore({ redis: i % 2 === 0 ? redisA : redisB }))
+    const stores = Array.from({ length: 20 }, (_, i) => new RedisIdempotencyStore({ redis: i % 2 === 0 ? redis.a : redis.b }))
     const results = await Promise.all(stores.map((s) => s.claim(key, 'fp', opts)))
     assert.equal(results.filter((r) => r.kind === 'claimed').length, 1)
     assert.equal(results.filter((r) => r.kind === 'in_flight').length, 19)
   })
 
   test('a hung Redis makes claim reject (the plugin answers an error), not hang', async () => {
-    const store = new RedisIdempotencyStore({ redis: redisA })
-    server.pause()
+    const store = new RedisIdempotencyStore({ redis: redis.a })
+    redis.server.pause()
     let outcome: unknown
     try {
       outcome = await Promise.race([store.claim(freshKey(), 'fp', opts).then(() => 'answered', (err: Error) => err), sleep(5_000).then(() => 'guard')])
     } finally {
-      server.resume()
+      redis.server.resume()
     }
     assert.ok(outcome instanceof Error, `rejected, got ${String(outcome)}`)
     for (let i = 0; i < 40; i++) {
-      if (await redisA.ping().then(() => true, () => false)) break
+      if (await redis.a.ping().then(() => true, () => false)) break
       await sleep(50)
     }
   })

@@ -1,8 +1,6 @@
-import { test, describe, before, after, beforeEach } from 'node:test'
+import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Redis } from 'ioredis'
-import { startRedis, type TestRedis } from '../helpers/redis.js'
-import { createRedisClient, waitReady } from '../../src/upstream/state/redis/client.js'
+import { redisPair } from '../helpers/redis-pair.js'
 import { SharedQuota, marketoDay } from '../../src/upstream/state/redis/quota.js'
 import { GatewayError } from '../../src/domain/errors.js'
 
@@ -48,21 +46,7 @@ describe('marketoDay: midnight America/Chicago', () => {
 })
 
 describe('SharedQuota', () => {
-  let server: TestRedis
-  let redisA: Redis
-  let redisB: Redis
-  before(async () => {
-    server = await startRedis()
-    redisA = createRedisClient({ url: server.url })
-    redisB = createRedisClient({ url: server.url })
-    await Promise.all([waitReady(redisA, 2_000), waitReady(redisB, 2_000)])
-  })
-  after(async () => {
-    redisA.disconnect()
-    redisB.disconnect()
-    await server.stop()
-  })
-  beforeEach(async () => { await redisA.flushall() })
+  const redis = redisPair({ flushEach: true })
 
   // A clock that runs in real time from a chosen instant.
   const clockFrom = (start: number): (() => number) => {
@@ -71,19 +55,19 @@ describe('SharedQuota', () => {
   }
 
   test('calls are counted per Marketo day across replicas', async () => {
-    const a = new SharedQuota({ redis: redisA, now: () => at('2026-03-08T12:00:00Z') })
-    const b = new SharedQuota({ redis: redisB, now: () => at('2026-03-09T04:59:00Z') })
-    const nextDay = new SharedQuota({ redis: redisB, now: () => at('2026-03-09T05:00:00Z') })
+    const a = new SharedQuota({ redis: redis.a, now: () => at('2026-03-08T12:00:00Z') })
+    const b = new SharedQuota({ redis: redis.b, now: () => at('2026-03-09T04:59:00Z') })
+    const nextDay = new SharedQuota({ redis: redis.b, now: () => at('2026-03-09T05:00:00Z') })
     assert.equal(await a.count(), 1)
     assert.equal(await b.count(2), 3, 'same Marketo day (2026-03-08 CDT) on another replica')
     assert.equal(await nextDay.count(), 1, 'a new day, a new counter')
     assert.equal(await a.used(), 3)
-    assert.ok(await redisA.pttl(a.counterKey('2026-03-08')) > 0, 'old counters expire')
+    assert.ok(await redis.a.pttl(a.counterKey('2026-03-08')) > 0, 'old counters expire')
   })
 
   test('a block by one replica is seen by the other, with QuotaState\'s error', async () => {
-    const a = new SharedQuota({ redis: redisA })
-    const b = new SharedQuota({ redis: redisB })
+    const a = new SharedQuota({ redis: redis.a })
+    const b = new SharedQuota({ redis: redis.b })
     assert.equal(await b.blocked(), false)
     await a.block(607)
     assert.equal(await b.blocked(), true)
@@ -99,8 +83,8 @@ describe('SharedQuota', () => {
 
   test('the exhausted flag ends at the Chicago midnight, also when ms asks for longer', async () => {
     const reset = at('2026-11-02T06:00:00Z')
-    const a = new SharedQuota({ redis: redisA, now: clockFrom(reset - 300) })
-    const b = new SharedQuota({ redis: redisB, now: clockFrom(reset - 300) })
+    const a = new SharedQuota({ redis: redis.a, now: clockFrom(reset - 300) })
+    const b = new SharedQuota({ redis: redis.b, now: clockFrom(reset - 300) })
     await a.block(20015, 3_600_000)
     assert.equal(await b.blocked(), true)
     assert.ok((await b.status()).retryAfterMs <= 300)
@@ -110,7 +94,7 @@ describe('SharedQuota', () => {
   })
 
   test('ms shortens the block (MARKETO_QUOTA_RESET_MS)', async () => {
-    const a = new SharedQuota({ redis: redisA })
+    const a = new SharedQuota({ redis: redis.a })
     await a.block(20015, 150)
     assert.equal(await a.blocked(), true)
     await sleep(250)
