@@ -265,7 +265,7 @@ const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (app, opts) => {
       tags: ['jobs'],
       operationId: 'createJob',
       summary: `Start a bulk sync job of up to ${jobs.maxObjects.toLocaleString('en-US')} objects`,
-      description: 'JSON `{ kind, operation, objects: [...] }`, or NDJSON (`application/x-ndjson`, one object per line, `?kind=…&operation=…`). Every object is validated with its sync route\'s schema before anything is queued. Needs REDIS_URL.',
+      description: 'JSON `{ kind, operation, objects: [...] }`, or NDJSON (`application/x-ndjson`, one object per line, `?kind=…&operation=…`). Every object is validated with its sync route\'s schema before anything is queued, and with VALIDATE_CUSTOM_FIELDS (the default on REST) its field names against the cached describe. Needs REDIS_URL.',
       querystring: JobQuery,
       response: {
         202: { ...JobView, description: 'Accepted: Location names the job' },
