@@ -3,7 +3,7 @@ import { DelayedError, Queue, Worker, type Job, type ConnectionOptions } from 'b
 import { GatewayError } from '../domain/errors.js'
 import type { MObject, SyncOperation } from '../domain/model.js'
 import { summarize, type ObjectResult } from '../domain/results.js'
-import type { GetMObjectsPage, GetMObjectsQuery } from '../domain/queries.js'
+import type { GetMObjectsPage, GetMObjectsQuery, ReadMObject } from '../domain/queries.js'
 import type { CallLog } from '../upstream/executor.js'
 import type { SyncPlan, SyncRun } from '../upstream/sync-service.js'
 import type { JobStore } from './store.js'
@@ -15,7 +15,11 @@ export interface ChunkData { jobId: string, chunk: number }
 /** What a chunk needs from the gateway's Marketo runtime (app.marketo), so tests can stand in for it. */
 export interface JobRuntime {
   sync: { run (plan: SyncPlan, deadline: number, log: CallLog): Promise<SyncRun> }
-  reader: { getMObjects (query: GetMObjectsQuery, deadline: number, log: CallLog): Promise<GetMObjectsPage> }
+  reader: {
+    getMObjects (query: GetMObjectsQuery, deadline: number, log: CallLog): Promise<GetMObjectsPage>
+    /** Opportunities one read may name by external key (REST 300); absent or 1: one read per object. */
+    readonly maxKeysPerRead?: number
+  }
 }
 
 export interface RunnerOptions {
@@ -72,6 +76,20 @@ function retryable (run: SyncRun): GatewayError | undefined {
   const e = run.error
   if (e === undefined || !RETRY_LATER.has(e.code)) return undefined
   return run.results.every((r) => r.status === 'not_applied') ? e : undefined
+}
+
+/**
+ * The verdict on an INSERT that Marketo skipped when sent again after its replica died mid-call,
+ * from the object read back by its key: created at or after the interrupted call began, it is that
+ * call's (`created`); older, it was there before (`skipped`).
+ */
+function judge (found: ReadMObject | undefined, o: MObject, index: number, since: number): ObjectResult {
+  const externalKey = o.externalKey as NonNullable<MObject['externalKey']>
+  if (found === undefined) return unknown(index, o, 'the replica sending this object stopped mid-call; Marketo skipped it when sent again, but reading it back by its key found nothing')
+  const createdAt = found.createdAt === undefined ? NaN : Date.parse(found.createdAt)
+  if (Number.isNaN(createdAt)) return { ...unknown(index, o, `an object with this external key exists (id ${String(found.id)}): created by the interrupted call or before it`), id: found.id }
+  // A second of slack for the clocks of the gateway and Marketo.
+  return { index, id: found.id, externalKey: { ...externalKey }, status: createdAt >= since - 1_000 ? 'created' : 'skipped' }
 }
 
 function unknown (index: number, o: MObject, message: string): ObjectResult {
@@ -266,14 +284,54 @@ export class JobRunner {
       run.results.forEach((r, k) => { results[resend[k]] = { ...r, index: offset + resend[k] } })
     }
     const toRead = operation === 'INSERT' ? resend.filter((i) => results[i].status === 'skipped') : []
-    // A few reads at a time, each with its own deadline, within the jobs' call budget.
-    for (let k = 0; k < toRead.length; k += this.opts.concurrency) {
-      await Promise.all(toRead.slice(k, k + this.opts.concurrency).map(async (i) => {
-        calls++
-        results[i] = await this.readBack(objects[i], offset + i, since, log)
-      }))
+    const perRead = this.opts.runtime.reader.maxKeysPerRead ?? 1
+    if (perRead > 1) {
+      // REST: one read names up to 300 keys (of one type and key name), so a chunk costs one read.
+      const groups = new Map<string, number[]>()
+      for (const i of toRead) {
+        const g = `${objects[i].type}\n${objects[i].externalKey?.name ?? ''}`
+        groups.set(g, [...(groups.get(g) ?? []), i])
+      }
+      for (const group of groups.values()) {
+        for (let k = 0; k < group.length; k += perRead) {
+          const part = group.slice(k, k + perRead)
+          const out = await this.readBackMany(part.map((i) => objects[i]), part.map((i) => offset + i), since, log)
+          calls += out.calls
+          part.forEach((i, j) => { results[i] = out.results[j] })
+        }
+      }
+    } else {
+      // A few reads at a time, each with its own deadline, within the jobs' call budget.
+      for (let k = 0; k < toRead.length; k += this.opts.concurrency) {
+        await Promise.all(toRead.slice(k, k + this.opts.concurrency).map(async (i) => {
+          calls++
+          results[i] = await this.readBack(objects[i], offset + i, since, log)
+        }))
+      }
     }
     return { results, calls, error }
+  }
+
+  /** Several objects of one type and key name read back in one lookup (pages followed, bounded). */
+  private async readBackMany (objects: MObject[], indexes: number[], since: number, log: CallLog): Promise<{ results: ObjectResult[], calls: number }> {
+    const keys = objects.map((o) => o.externalKey as NonNullable<MObject['externalKey']>)
+    const query: GetMObjectsQuery = { type: objects[0].type, externalKeys: keys, pageSize: keys.length }
+    const found = new Map<string, ReadMObject>()
+    let calls = 0
+    try {
+      let position: string | undefined
+      for (let page = 0; page < 100; page++) {
+        calls++
+        const p = await this.opts.runtime.reader.getMObjects(position === undefined ? query : { ...query, streamPosition: position }, Date.now() + this.opts.chunkTimeoutMs, log)
+        for (const o of p.objects) if (o.externalKey !== undefined && !found.has(o.externalKey.value)) found.set(o.externalKey.value, o)
+        if (!p.hasMore || p.newStreamPosition === '') break
+        position = p.newStreamPosition
+      }
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err)
+      return { calls, results: objects.map((o, j) => unknown(indexes[j], o, `the replica sending this object stopped mid-call; Marketo skipped it when sent again, and reading it back failed (${why})`)) }
+    }
+    return { calls, results: objects.map((o, j) => judge(found.get(keys[j].value), o, indexes[j], since)) }
   }
 
   private async readBack (o: MObject, index: number, since: number, log: CallLog): Promise<ObjectResult> {
@@ -284,11 +342,6 @@ export class JobRunner {
     } catch (err) {
       return unknown(index, o, `the replica sending this object stopped mid-call; Marketo skipped it when sent again, and reading it back failed (${err instanceof Error ? err.message : String(err)})`)
     }
-    const found = page.objects[0]
-    if (found === undefined) return unknown(index, o, 'the replica sending this object stopped mid-call; Marketo skipped it when sent again, but reading it back by its key found nothing')
-    const createdAt = found.createdAt === undefined ? NaN : Date.parse(found.createdAt)
-    if (Number.isNaN(createdAt)) return { ...unknown(index, o, `an object with this external key exists (id ${String(found.id)}): created by the interrupted call or before it`), id: found.id }
-    // A second of slack for the clocks of the gateway and Marketo.
-    return { index, id: found.id, externalKey: { ...externalKey }, status: createdAt >= since - 1_000 ? 'created' : 'skipped' }
+    return judge(page.objects[0], o, index, since)
   }
 }

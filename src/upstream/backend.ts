@@ -68,6 +68,11 @@ export interface MarketoBackend {
   planSync: (operation: SyncOperation, objects: MObject[]) => SyncCallPlan
   /** A dry run's view of the calls for one chunk, secrets redacted. */
   preview: (operation: SyncOperation, objects: MObject[]) => Promise<string>
+  /**
+   * How many opportunities one getMObjects call may name by external key (`externalKeys`): REST
+   * 300 filterValues; SOAP 1 (getMObjects takes one key).
+   */
+  readonly maxKeysPerRead: number
   getMObjects: (query: GetMObjectsQuery) => PreparedCall<GetMObjectsPage>
   describe: (objectName: string) => PreparedCall<ObjectMetadata>
   /** Objects that may share one delete call have the same group. */

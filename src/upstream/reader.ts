@@ -27,6 +27,9 @@ export class Reader {
 
   get maxDeletesPerCall (): number { return this.backend.maxDeletesPerCall }
 
+  /** Opportunities one getMObjects may name by external key (REST 300, SOAP 1). */
+  get maxKeysPerRead (): number { return this.backend.maxKeysPerRead }
+
   /** The delete call for these objects, or a 400 thrown when the backend cannot express it. */
   prepareDelete (objects: readonly DeleteTarget[]): PreparedCall<MObjStatus[]> {
     return this.backend.deleteMObjects(objects)

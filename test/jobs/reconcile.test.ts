@@ -92,6 +92,38 @@ describe('re-delivered chunks: what is sent again and what is reported', () => {
     assert.equal(rec?.counts.unknown, 1)
   })
 
+  it('INSERT on a backend that reads several keys at once (REST, 300): the skipped objects are read back in one lookup, with the same verdicts', async () => {
+    const objects = [opp('b-new'), opp('b-made-by-lost-call'), opp('b-old'), opp('b-gone'), opp()]
+    const id = await job('INSERT', objects)
+    const since = Date.now()
+    const reads: Record<string, string> = { 'b-made-by-lost-call': new Date(since).toISOString(), 'b-old': '2020-01-01T00:00:00.000Z' }
+    const fake = fakeRuntime((o) => o.externalKey?.value === 'b-new' ? 'CREATED' : 'SKIPPED')
+    const lookups: string[][] = []
+    const runtime: JobRuntime = {
+      sync: fake.runtime.sync,
+      reader: {
+        maxKeysPerRead: 300,
+        async getMObjects (query) {
+          const keys = (query.externalKeys ?? []).map((k) => k.value)
+          lookups.push(keys)
+          // Marketo answers the matches in its own order, not the order of the values.
+          const objects = keys.filter((k) => reads[k] !== undefined).reverse().map((k, i) => ({ type: query.type, id: 6_000 + i, externalKey: { name: 'opportunityId', value: k }, createdAt: reads[k] }))
+          return { objects, hasMore: false, newStreamPosition: '' }
+        }
+      }
+    }
+    const r = runner(runtime)
+    await deliver(r, id)
+    await r.close()
+    assert.deepEqual(lookups, [['b-made-by-lost-call', 'b-old', 'b-gone']], 'one lookup for every skipped object')
+    const [results] = await store.results(id, 0, 0)
+    assert.deepEqual(results?.map((x) => [x.index, x.status, x.externalKey?.value ?? null]), [[0, 'created', 'b-new'], [1, 'created', 'b-made-by-lost-call'], [2, 'skipped', 'b-old'], [3, 'unknown', 'b-gone'], [4, 'unknown', null]])
+    assert.deepEqual(results?.slice(1, 3).map((x) => x.id), [6_001, 6_000])
+    const rec = await store.get(id)
+    assert.equal(rec?.calls, 2, 'one write and one read')
+    assert.equal(rec?.counts.unknown, 2)
+  })
+
   it('UPSERT by key and UPDATE with cost ids are sent again; appended cost lines are unknown', async () => {
     const upsert = await job('UPSERT', [opp('a'), opp('b')])
     const fake = fakeRuntime(() => 'UPDATED')

@@ -64,3 +64,23 @@ describe('bulk jobs on REST check field names against the describe (real redis-s
     assert.equal(results.length, 350)
   })
 })
+
+describe('the read-back of a re-delivered REST chunk: one lookup for its keys (real simulator)', () => {
+  let gw: TestGateway
+  before(async () => { gw = await startGateway({ backend: 'rest' }) })
+  after(async () => { await gw?.close() })
+
+  it('the bulk reader names up to 300 keys a call and answers each record with its key and creation time', async () => {
+    const reader = gw.app.marketo.bulk.reader
+    assert.equal(reader.maxKeysPerRead, 300)
+    const keys = Array.from({ length: 300 }, (_, i) => `RB-${i}`)
+    const write = await gw.app.marketo.bulk.sync.run({ operation: 'INSERT', objects: keys.slice(0, 250).map((k) => ({ type: 'Opportunity', externalKey: { name: 'opportunityId', value: k }, attribs: [{ name: 'Name', value: k }] })) }, Date.now() + 30_000, gw.app.log)
+    assert.equal(write.summary.created, 250, JSON.stringify(write.summary))
+    const from = gw.sim.ledger.length
+    const page = await reader.getMObjects({ type: 'Opportunity', externalKeys: keys.map((value) => ({ name: 'opportunityId', value })), pageSize: 300 }, Date.now() + 30_000, gw.app.log)
+    assert.equal(gw.sim.ledger.length - from, 1, 'one call')
+    assert.equal(page.objects.length, 250)
+    assert.deepEqual(new Set(page.objects.map((o) => o.externalKey?.value)), new Set(keys.slice(0, 250)))
+    assert.ok(page.objects.every((o) => typeof o.createdAt === 'string' && !Number.isNaN(Date.parse(o.createdAt))))
+  })
+})

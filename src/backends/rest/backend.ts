@@ -30,6 +30,8 @@ export function createRestBackend (opts: RestBackendOptions): MarketoBackend & {
     recordKey: restRecordKey,
     // Delete Opportunities / Opportunity Roles: "Each call permits a maximum of 300" (SOAP: 100).
     maxDeletesPerCall: MAX_RECORDS_PER_REST_CALL,
+    // Get Opportunities: up to 300 comma-separated filterValues.
+    maxKeysPerRead: MAX_RECORDS_PER_REST_CALL,
 
     checkWrite (operation, objects, at) {
       const problems = client.problems(operation, [...objects])

@@ -21,6 +21,7 @@ export async function createSoapBackend (opts: SoapBackendOptions): Promise<Mark
     client,
     maxObjectsPerCall: 100,
     maxDeletesPerCall: 100,
+    maxKeysPerRead: 1,
 
     checkWrite (_operation, objects, at) {
       const errors = objects.flatMap((o, i) => [
