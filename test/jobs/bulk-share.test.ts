@@ -45,12 +45,13 @@ for (const backend of ['soap', 'rest'] as const) {
       await redis?.stop()
     })
 
-    it('a job whose chunks each need two Marketo calls stays within its share of every rolling window', async () => {
-      // Each chunk: 50 opportunities and the 50 roles naming them. On REST these are two calls
-      // (opportunities, then roles); on SOAP one. Chunks name their own opportunities only.
+    it('a job whose chunks need several Marketo calls each on REST stays within its share of every rolling window', async () => {
+      // Groups of 100 lines: 50 opportunities, then the 50 roles naming them. SOAP sends a chunk of
+      // 100 objects as one call; REST (chunks of 300) makes one call per run of one type, so two
+      // calls per group.
       const lines: object[] = []
-      const chunks = 12
-      for (let c = 0; c < chunks; c++) {
+      const groups = 12
+      for (let c = 0; c < groups; c++) {
         for (let i = 0; i < 50; i++) lines.push({ type: 'Opportunity', externalKey: { name: 'opportunityId', value: `BS-${backend}-${c}-${i}` }, attributes: { Name: `BS ${c} ${i}` } })
         for (let i = 0; i < 50; i++) lines.push({ type: 'OpportunityPersonRole', attributes: { PersonId: 19, Role: `R${i}` }, associations: [{ type: 'Opportunity', externalKey: { name: 'opportunityId', value: `BS-${backend}-${c}-${i}` } }] })
       }
@@ -60,9 +61,9 @@ for (const backend of ['soap', 'rest'] as const) {
       assert.equal(job.state, 'completed', JSON.stringify(job))
       assert.equal(job.counts.failed + job.counts.unknown + job.counts.notApplied, 0, JSON.stringify(job.counts))
       const jobCalls = gw.sim.ledger.filter((e) => e.objects?.some((o) => o.externalKey?.value.startsWith(`BS-${backend}-`) === true || o.associations?.some((a) => a.externalKey?.value.startsWith(`BS-${backend}-`) === true)))
-      const perChunk = backend === 'rest' ? 2 : 1
-      assert.equal(jobCalls.length, chunks * perChunk, 'every chunk made its calls once')
-      assert.equal(job.calls, chunks * perChunk)
+      const perGroup = backend === 'rest' ? 2 : 1
+      assert.equal(jobCalls.length, groups * perGroup, 'every call made once')
+      assert.equal(job.calls, groups * perGroup)
       const most = maxInWindow(jobCalls.map((e) => Date.parse(e.receivedAt)), WINDOW_MS)
       assert.ok(most <= Math.floor(CALLS * SHARE), `the job made ${most} calls in one ${WINDOW_MS} ms window; its share is ${Math.floor(CALLS * SHARE)}`)
       assert.deepEqual(gw.sim.stats.faultsByCode, {})
