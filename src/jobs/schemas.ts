@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-redeclare -- TypeBox idiom: a schema and its Static<> type share one name */
 import { Type, type Static } from '@sinclair/typebox'
-import { StringEnum, ref, ObjectResult } from '../http/schemas/common.js'
+import { StringEnum, ref, ObjectResult, STATUS_COUNTS } from '../http/schemas/common.js'
 import { JOB_KINDS } from './input.js'
 import { JOB_STATES } from './store.js'
 
@@ -32,14 +32,7 @@ export const JobView = Type.Object({
   processed: Type.Integer({ minimum: 0, description: 'Objects with a final result' }),
   progress: Type.Number({ minimum: 0, maximum: 1 }),
   counts: Type.Object({
-    created: Count,
-    updated: Count,
-    unchanged: Count,
-    skipped: Count,
-    failed: Count,
-    deleted: Count,
-    unknown: Count,
-    notApplied: Count,
+    ...STATUS_COUNTS,
     pending: Type.Integer({ minimum: 0, description: 'Objects not sent yet' })
   }, { additionalProperties: false }),
   calls: Type.Integer({ minimum: 0, description: 'Marketo calls made for this job' }),

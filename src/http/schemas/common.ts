@@ -176,20 +176,22 @@ export type ObjectResult = Static<typeof ObjectResult>
 
 const Count = Type.Integer({ minimum: 0 })
 
+/** Objects per status: a request's summary and a bulk job's counts. */
+export const STATUS_COUNTS = {
+  created: Count,
+  updated: Count,
+  unchanged: Count,
+  skipped: Count,
+  failed: Count,
+  deleted: Count,
+  unknown: Count,
+  notApplied: Count
+}
+
 export const SyncResult = Type.Object({
   requestId: Type.String(),
   operation: StringEnum(REST_OPERATIONS),
-  summary: Type.Object({
-    total: Count,
-    created: Count,
-    updated: Count,
-    unchanged: Count,
-    skipped: Count,
-    failed: Count,
-    deleted: Count,
-    unknown: Count,
-    notApplied: Count
-  }, { additionalProperties: false }),
+  summary: Type.Object({ total: Count, ...STATUS_COUNTS }, { additionalProperties: false }),
   results: Type.Array(ref(ObjectResult))
 }, {
   $id: 'SyncResult',
