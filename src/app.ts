@@ -159,10 +159,12 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(healthRoutes)
   const reader = app.marketo.reader
   const describeCache = new DescribeCache(reader, config.describe.cacheTtlMs)
-  await app.register(writeRoutes, { requestTimeoutMs: config.requestTimeoutMs, describeCache: config.describe.validateCustomFields ? describeCache : undefined, checkKeyNames: config.marketo.backend === 'soap' })
+  // VALIDATE_CUSTOM_FIELDS: the writes and the bulk jobs check field names against it.
+  const fieldCheck = config.describe.validateCustomFields ? describeCache : undefined
+  await app.register(writeRoutes, { requestTimeoutMs: config.requestTimeoutMs, describeCache: fieldCheck, checkKeyNames: config.marketo.backend === 'soap' })
   await app.register(readRoutes, { requestTimeoutMs: config.requestTimeoutMs, reader, describeCache })
   await app.register(deleteRoutes, { requestTimeoutMs: config.requestTimeoutMs, reader })
   // Bulk jobs (POST /jobs): queued in Redis (REDIS_URL), sent by every replica's workers.
-  await app.register(jobRoutes, { config, describeCache: config.describe.validateCustomFields ? describeCache : undefined })
+  await app.register(jobRoutes, { config, describeCache: fieldCheck })
   return app
 }
