@@ -14,7 +14,7 @@ import { planRoles } from '../http/mapping/roles.js'
 import { planProgramCosts, planProgramTags } from '../http/mapping/programs.js'
 import { planMObjects } from '../http/mapping/mobjects.js'
 import { parseJsonBody } from '../http/plugins/json-parser.js'
-import type { NamedField } from '../upstream/describe-cache.js'
+import { describedFields, type NamedField } from '../upstream/describe-cache.js'
 
 export const JOB_KINDS = ['opportunities', 'roles', 'programCosts', 'programTags', 'mobjects'] as const
 export type JobKind = typeof JOB_KINDS[number]
@@ -131,23 +131,11 @@ export class ItemMapper {
     return new GatewayError('VALIDATION_FAILED', `${full} ${message}`, { errors: [{ path: full, message }] })
   }
 
-  /**
-   * The Marketo field names a valid element names that only the describe can check, as the sync
-   * routes check them (VALIDATE_CUSTOM_FIELDS): an opportunity's customFields, the attributes of
-   * an Opportunity MObject.
-   */
+  /** The field names of a valid element that only the describe can check, as the sync routes check them. */
   describedFields (index: number, item: unknown): NamedField[] {
-    const it = item as { customFields?: object, type?: string, attributes?: object }
-    let names: string[] = []
-    let under = ''
-    if (this.kind === 'opportunities' && it.customFields !== undefined) {
-      names = Object.keys(it.customFields)
-      under = '/customFields/'
-    } else if (this.kind === 'mobjects' && it.type === 'Opportunity' && it.attributes !== undefined) {
-      names = Object.keys(it.attributes)
-      under = '/attributes/'
-    }
-    return names.map((name) => ({ path: this.at(index, `${under}${name}`), name }))
+    if (this.kind !== 'opportunities' && this.kind !== 'mobjects') return []
+    const at = this.where(index)
+    return describedFields(item as object, at.startsWith('/') ? at : `${at}: `)
   }
 
   private at (index: number, path: string): string {

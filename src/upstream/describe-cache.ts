@@ -58,6 +58,17 @@ export interface NamedField {
   name: string
 }
 
+/**
+ * The Opportunity field names of one written object that only the describe can check
+ * (VALIDATE_CUSTOM_FIELDS): an opportunity's customFields, or the attributes of an Opportunity
+ * MObject; `at` is the object's path in the caller's body.
+ */
+export function describedFields (o: { customFields?: object, type?: string, attributes?: object }, at: string): NamedField[] {
+  const under = o.customFields !== undefined ? 'customFields' : o.type === 'Opportunity' ? 'attributes' : undefined
+  if (under === undefined) return []
+  return Object.keys((under === 'customFields' ? o.customFields : o.attributes) ?? {}).map((name) => ({ path: `${at}/${under}/${name}`, name }))
+}
+
 /** A 400 naming every field `objectName` does not have in Marketo, before any write is sent. */
 export async function checkCustomFields (cache: DescribeCache, objectName: string, fields: readonly NamedField[], deadline: number, log: CallLog): Promise<void> {
   if (fields.length === 0) return

@@ -16,7 +16,7 @@ import { MObjectsSyncBody } from '../schemas/mobjects.js'
 import { sendProblem } from '../plugins/errors.js'
 import { chunk, type SyncRun } from '../../upstream/sync-service.js'
 import { Type } from '@sinclair/typebox'
-import { checkCustomFields, type DescribeCache, type NamedField } from '../../upstream/describe-cache.js'
+import { checkCustomFields, describedFields, type DescribeCache, type NamedField } from '../../upstream/describe-cache.js'
 
 export interface WriteRoutesOptions {
   requestTimeoutMs: number
@@ -107,7 +107,7 @@ const writeRoutes: FastifyPluginAsyncTypebox<WriteRoutesOptions> = async (app, o
     const fields: NamedField[] = []
     opportunities.forEach((o, i) => {
       if (o.externalKey !== undefined && opts.checkKeyNames !== false) fields.push({ path: `${path(i)}/externalKey/name`, name: o.externalKey.name })
-      for (const name of Object.keys(o.customFields ?? {})) fields.push({ path: `${path(i)}/customFields/${name}`, name })
+      fields.push(...describedFields(o, path(i)))
     })
     await checkCustomFields(opts.describeCache, 'Opportunity', fields, request.deadline, request.log)
   }
@@ -116,10 +116,7 @@ const writeRoutes: FastifyPluginAsyncTypebox<WriteRoutesOptions> = async (app, o
   async function checkMObjectFields (request: FastifyRequest, mObjects: ReadonlyArray<{ type: string, attributes?: object }>): Promise<void> {
     if (opts.describeCache === undefined) return
     const fields: NamedField[] = []
-    mObjects.forEach((o, i) => {
-      if (o.type !== 'Opportunity') return
-      for (const name of Object.keys(o.attributes ?? {})) fields.push({ path: `/mObjects/${i}/attributes/${name}`, name })
-    })
+    mObjects.forEach((o, i) => { fields.push(...describedFields(o, `/mObjects/${i}`)) })
     await checkCustomFields(opts.describeCache, 'Opportunity', fields, request.deadline, request.log)
   }
 
