@@ -1,19 +1,9 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { startGateway, syncCalls, TEST_API_KEY, type TestGateway } from '../helpers/gateway.js'
-
-const CHROMIUM = '/usr/bin/chromium'
-const root = fileURLToPath(new URL('../../', import.meta.url))
-
-// As in docs.test.ts: skipped only on a developer machine without Debian's chromium.
-const skip = !existsSync(CHROMIUM) && process.env.CI === undefined
-  ? `${CHROMIUM} not found (apt-get install chromium); set CI=1 to make this a failure`
-  : false
+import { chromiumSkip as skip, launchChromium, type HeadlessChromium } from '../helpers/chromium.js'
 
 // A web app's page: calls the gateway with fetch, as a browser app would (API key, JSON body,
 // Idempotency-Key and x-request-id, which together need a preflight), and reads a response header.
@@ -50,32 +40,21 @@ describe('CORS in headless Chromium: a web app on another origin calls the gatew
   let gw: TestGateway
   let allowed: { server: Server, origin: string }
   let denied: { server: Server, origin: string }
-  let browser: BrowserContext
+  let browser: HeadlessChromium | undefined
   let page: Page
-  let profile: string
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is required under CI (.ci/run installs the chromium package)`)
     allowed = await pageServer()
     denied = await pageServer()
     // API keys on (the helper's default key): the preflight must get through without one.
     gw = await startGateway({ env: { CORS_ORIGINS: allowed.origin } })
-    mkdirSync(join(root, '.tmp'), { recursive: true })
-    profile = mkdtempSync(join(root, '.tmp', 'chromium-cors-'))
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync']
-    })
-    page = await browser.newPage()
-    page.setDefaultTimeout(15_000)
+    browser = await launchChromium('chromium-cors')
+    page = browser.page
   })
   after(async () => {
     await browser?.close()
     await gw?.close()
     for (const s of [allowed, denied]) if (s !== undefined) await new Promise((resolve) => s.server.close(resolve))
-    if (profile !== undefined) rmSync(profile, { recursive: true, force: true })
   })
 
   it('a page on a listed origin gets the answer and reads its x-request-id', async () => {

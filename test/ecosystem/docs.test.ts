@@ -1,12 +1,12 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { startGateway, type TestGateway } from '../helpers/gateway.js'
+import { chromiumSkip as skip, launchChromium, type HeadlessChromium } from '../helpers/chromium.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const spec = JSON.parse(readFileSync(join(root, 'openapi/openapi.json'), 'utf8'))
 const operations: Array<{ method: string, path: string, operationId: string, tag: string }> = []
@@ -14,38 +14,19 @@ for (const [path, item] of Object.entries<Record<string, { operationId: string, 
   for (const [method, op] of Object.entries(item)) operations.push({ method, path, operationId: op.operationId, tag: op.tags[0] })
 }
 
-// Skipped only on a developer machine without Debian's chromium; under CI (.ci/run installs it) a
-// missing browser is a failure, not a silent skip.
-const skip = !existsSync(CHROMIUM) && process.env.CI === undefined
-  ? `${CHROMIUM} not found (apt-get install chromium); set CI=1 to make this a failure`
-  : false
-
 describe('/docs in headless Chromium', { skip }, () => {
   let gw: TestGateway
-  let browser: BrowserContext
+  let browser: HeadlessChromium | undefined
   let page: Page
-  let profile: string
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is required under CI (.ci/run installs the chromium package)`)
     gw = await startGateway({ env: { AUTH_DISABLED: 'i-understand-the-risk' } })
-    mkdirSync(join(root, '.tmp'), { recursive: true })
-    profile = mkdtempSync(join(root, '.tmp', 'chromium-'))
-    // A new empty profile; the machine's network is closed: no background calls home, no QUIC,
-    // and no sandbox (CI runs as root).
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync']
-    })
-    page = await browser.newPage()
-    page.setDefaultTimeout(15_000)
+    browser = await launchChromium('chromium')
+    page = browser.page
   })
   after(async () => {
     await browser?.close()
     await gw?.close()
-    if (profile !== undefined) rmSync(profile, { recursive: true, force: true })
   })
 
   it('renders the API reference with every operation of openapi/openapi.json', async () => {
